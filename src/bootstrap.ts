@@ -1,0 +1,251 @@
+/**
+ * bootstrap(): resolve options -> read metadata -> build runners and group ->
+ * install process handlers -> start -> App.
+ */
+import { ConfigurationError, messages } from "./errors.js";
+import type { NamedHealthCheck } from "./health-check.js";
+import type { HealthServerAddress } from "./health-server.js";
+import { LoopGroup, type Hook, type ShutdownResult } from "./loop-group.js";
+import { LoopRunner, type LoopContext } from "./loop-runner.js";
+import { errorMessage, silentLogger, stderrLogger, type Logger } from "./logger.js";
+import { isDeclared, readDeclaration, type AnyClass, type ServiceDeclaration } from "./metadata.js";
+import {
+  resolveBootstrapOptions,
+  type BootstrapOptions,
+  type DeclaredHealthPort,
+} from "./options.js";
+import { installProcessHandlers } from "./process.js";
+
+/** A class whose instances are services: constructed by bootstrap with `new`. */
+export type ServiceClass = new () => object;
+
+/** A service: a decorated class, or an instance of one (to pass dependencies yourself). */
+export type Service = ServiceClass | object;
+
+/**
+ * The running app.
+ *
+ * @example
+ * const app = await bootstrap(Worker, { signals: false, exit: false });
+ * const result = await app.shutdown();
+ */
+export interface App {
+  readonly group: LoopGroup;
+  /** The health server's address, or null without probes. */
+  readonly address: HealthServerAddress | null;
+  /** What `/health/ready` reports (health checks by their last result). */
+  readonly ready: boolean;
+  /** Begins a graceful shutdown; resolves with its result. Calling it again returns the same result. */
+  shutdown(reason?: string): Promise<ShutdownResult>;
+  /** Settles when the app has fully stopped and its process handlers are removed. */
+  readonly done: Promise<ShutdownResult>;
+}
+
+interface Discovered {
+  readonly instance: object;
+  readonly className: string;
+  readonly declaration: ServiceDeclaration;
+}
+
+type Method = (this: object, ...args: unknown[]) => unknown;
+
+function methodOf(instance: object, method: string | symbol): Method {
+  return (instance as Record<string | symbol, Method>)[method] as Method;
+}
+
+function discover(services: Service | readonly Service[]): Discovered[] {
+  const list: readonly unknown[] = Array.isArray(services) ? services : [services];
+  if (list.length === 0) throw new ConfigurationError(messages.noServices());
+  return list.map((service) => {
+    let target: AnyClass;
+    let instance: object;
+    if (typeof service === "function") {
+      target = service as AnyClass;
+      if (!isDeclared(target))
+        throw new ConfigurationError(messages.noLoops(target.name || "<anonymous>"));
+      if (service.length > 0)
+        throw new ConfigurationError(messages.constructorArguments(target.name, service.length));
+      instance = new (service as ServiceClass)();
+    } else if (
+      typeof service === "object" &&
+      service !== null &&
+      typeof service.constructor === "function"
+    ) {
+      target = service.constructor as AnyClass;
+      if (!isDeclared(target)) throw new ConfigurationError(messages.notAService(service));
+      instance = service;
+    } else {
+      throw new ConfigurationError(messages.notAService(service));
+    }
+    const declaration = readDeclaration(target);
+    if (declaration.loops.length === 0) throw new ConfigurationError(messages.noLoops(target.name));
+    return { instance, className: target.name, declaration };
+  });
+}
+
+function declaredHealthPort(found: readonly Discovered[]): DeclaredHealthPort | undefined {
+  let chosen: (DeclaredHealthPort & { owner: string }) | undefined;
+  for (const { className, declaration } of found) {
+    const port = declaration.healthPort;
+    if (port === undefined) continue;
+    if (chosen !== undefined && (chosen.port !== port.port || chosen.host !== port.host)) {
+      throw new ConfigurationError(
+        messages.conflictingHealthPorts(
+          `${chosen.owner}: ${chosen.host ?? "0.0.0.0"}:${chosen.port}`,
+          `${className}: ${port.host ?? "0.0.0.0"}:${port.port}`,
+        ),
+      );
+    }
+    chosen = { ...port, owner: className };
+  }
+  return chosen;
+}
+
+function uniqueOrThrow(kind: string, entries: readonly { name: string; where: string }[]): void {
+  const seen = new Map<string, string>();
+  for (const { name, where } of entries) {
+    const first = seen.get(name);
+    if (first !== undefined)
+      throw new ConfigurationError(messages.duplicateName(kind, name, first, where));
+    seen.set(name, where);
+  }
+}
+
+interface Built {
+  readonly group: LoopGroup;
+  readonly exit: boolean;
+  readonly signals: readonly NodeJS.Signals[];
+  readonly shutdownTimeout: number;
+  readonly logger: Logger;
+}
+
+function build(
+  services: Service | readonly Service[],
+  options: BootstrapOptions,
+  env: NodeJS.ProcessEnv,
+): Built {
+  const found = discover(services);
+  const resolved = resolveBootstrapOptions(options, env, declaredHealthPort(found));
+  const logger = resolved.logger === false ? silentLogger : (resolved.logger ?? stderrLogger());
+  const where = (className: string, method: string | symbol): string =>
+    `${className}.${String(method)}`;
+
+  uniqueOrThrow(
+    "loop",
+    found.flatMap(({ className, declaration }) =>
+      declaration.loops.map((l) => ({ name: l.options.name, where: where(className, l.method) })),
+    ),
+  );
+  uniqueOrThrow(
+    "health check",
+    found.flatMap(({ className, declaration }) =>
+      declaration.checks.map((c) => ({ name: c.options.name, where: where(className, c.method) })),
+    ),
+  );
+
+  const loops = found.flatMap(({ instance, declaration }) =>
+    declaration.loops.map((loop) => {
+      const body = methodOf(instance, loop.method);
+      return new LoopRunner(loop.options, (ctx: LoopContext) => body.call(instance, ctx), {
+        logger,
+      });
+    }),
+  );
+  const hooks = (pick: (d: ServiceDeclaration) => ServiceDeclaration["startHooks"]): Hook[] =>
+    found.flatMap(({ instance, className, declaration }) =>
+      pick(declaration).map((hook) => {
+        const body = methodOf(instance, hook.method);
+        return { name: where(className, hook.method), run: () => body.call(instance) };
+      }),
+    );
+  const healthChecks: NamedHealthCheck[] = found.flatMap(({ instance, declaration }) =>
+    declaration.checks.map((check) => {
+      const body = methodOf(instance, check.method);
+      return {
+        name: check.options.name,
+        check: (signal: AbortSignal) => body.call(instance, signal) as boolean | Promise<boolean>,
+        timeout: check.options.timeout,
+        cacheTtl: check.options.cacheTtl,
+      };
+    }),
+  );
+  const group = new LoopGroup(loops, {
+    shutdownTimeout: resolved.shutdownTimeout,
+    drainDelay: resolved.drainDelay,
+    healthPort: resolved.healthPort === false ? undefined : resolved.healthPort,
+    healthHost: resolved.healthHost,
+    onStart: hooks((d) => d.startHooks),
+    onShutdown: hooks((d) => d.shutdownHooks),
+    healthChecks,
+    logger,
+  });
+  return {
+    group,
+    exit: resolved.exit,
+    signals: resolved.signals,
+    shutdownTimeout: resolved.shutdownTimeout,
+    logger,
+  };
+}
+
+/** Margin past the shutdown budget before the process is forced out. */
+const HARD_EXIT_MARGIN = 1_000;
+
+/**
+ * Runs services: discovers their loops, hooks and checks, starts the probe
+ * server, runs `@OnStart` hooks, starts every loop, installs signal handlers,
+ * and resolves with an {@link App} once everything has started.
+ *
+ * With `exit: true` (the default) the process exits when the app is done:
+ * 0 after a clean shutdown, 1 otherwise. A bad configuration rejects with a
+ * ConfigurationError (and, with `exit: true`, is logged and exits 1).
+ *
+ * @example
+ * await bootstrap(OrderWorker);
+ * // in tests:
+ * const app = await bootstrap(OrderWorker, { signals: false, exit: false, healthPort: false });
+ */
+export async function bootstrap(
+  services: Service | readonly Service[],
+  options: BootstrapOptions = {},
+): Promise<App> {
+  const exit = options.exit !== false;
+  let built: Built;
+  try {
+    built = build(services, options, process.env);
+  } catch (error) {
+    if (exit) {
+      const logger = options.logger === false ? silentLogger : (options.logger ?? stderrLogger());
+      logger.error({ error: errorMessage(error, 2_000) }, "configuration error; exiting");
+      process.exitCode = 1;
+      process.exit(1);
+    }
+    throw error;
+  }
+  const { group, logger } = built;
+  const uninstall = installProcessHandlers({
+    signals: built.signals,
+    exit: built.exit,
+    logger,
+    hardExitAfter: built.shutdownTimeout + HARD_EXIT_MARGIN,
+    shutdown: (reason) => group.shutdown(reason),
+    stopping: group.stopping,
+    done: group.done,
+  });
+  const done = group.done.then((result) => {
+    uninstall();
+    return result;
+  });
+  await group.start();
+  return {
+    group,
+    get address() {
+      return group.address;
+    },
+    get ready() {
+      return group.ready;
+    },
+    shutdown: (reason?: string) => group.shutdown(reason),
+    done,
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * Error types and every message text, in one place. A message says what is
+ * wrong, where (class, member, option or variable), and how to fix it.
+ */
+
+/**
+ * A configuration problem found before anything started: an option, an
+ * environment variable, or a service that cannot be run as given.
+ *
+ * @example
+ * await bootstrap(NotAService).catch((e) => e instanceof ConfigurationError); // true
+ */
+export class ConfigurationError extends Error {
+  override readonly name = "ConfigurationError";
+}
+
+/**
+ * Startup could not finish: an `@OnStart` hook threw, or the health server
+ * could not listen. `cause` holds the original error.
+ *
+ * @example
+ * try { await bootstrap(Worker); } catch (e) { if (e instanceof StartupError) console.error(e.message); }
+ */
+export class StartupError extends Error {
+  override readonly name: string = "StartupError";
+}
+
+/**
+ * The health server could not listen on its address.
+ *
+ * @example
+ * await new HealthServer({ port: 80 }).start(); // ListenError: … EACCES …
+ */
+export class ListenError extends StartupError {
+  override readonly name = "ListenError";
+  constructor(
+    message: string,
+    /** The system error code, such as `EADDRINUSE`. */
+    readonly code: string,
+    readonly host: string,
+    readonly port: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+const decoratorsDoc = "See docs/decorators.md.";
+
+/** Message builders; every text a user can see is written here. */
+export const messages = {
+  standardDecorators: (decorator: string) =>
+    `@${decorator}() was applied as a TC39 standard decorator. loopgroup uses TypeScript legacy decorators: set "experimentalDecorators": true and "emitDecoratorMetadata": true in tsconfig.json. ${decoratorsDoc}`,
+  notAMethod: (decorator: string, where: string, found: string) =>
+    `@${decorator}() on ${where}: expected an instance method, found ${found}. Put @${decorator}() on a method declared in the class body (not a property, accessor or static method).`,
+  notAClass: (decorator: string, found: string) =>
+    `@${decorator}() must decorate a class, found ${found}.`,
+  alreadyDecorated: (decorator: string, where: string, existing: string) =>
+    `@${decorator}() on ${where}: the method is already decorated with @${existing}(). A method can be one loop, hook or check; split it into two methods.`,
+  classAlreadyDecorated: (decorator: string, className: string) =>
+    `@${decorator}() on class ${className}: the class is already decorated with @${decorator}(). Keep one.`,
+  badOption: (where: string, option: string, value: unknown, expected: string) =>
+    `${where}: option "${option}" must be ${expected}, got ${describe(value)}.`,
+  unknownOption: (where: string, option: string, known: readonly string[]) =>
+    `${where}: unknown option "${option}". Known options: ${known.join(", ")}.`,
+  badEnv: (variable: string, value: string, expected: string) =>
+    `Environment variable ${variable}=${JSON.stringify(value)} is not valid: expected ${expected}. Fix or unset ${variable}.`,
+  notAService: (value: unknown) =>
+    `bootstrap(): ${describe(value)} is not a service. Pass a class with at least one @Loop() method, an instance of one, or an array of them.`,
+  noLoops: (className: string) =>
+    `bootstrap(): class ${className} has no @Loop() method. Mark at least one method with @Loop(), or leave the class out of bootstrap().`,
+  constructorArguments: (className: string, count: number) =>
+    `bootstrap(): class ${className} takes ${count} constructor argument(s), so loopgroup cannot create it. Create it yourself and pass the instance: bootstrap(new ${className}(...)).`,
+  noServices: () =>
+    `bootstrap(): no services given. Pass a class with at least one @Loop() method.`,
+  duplicateName: (kind: string, name: string, first: string, second: string) =>
+    `Two ${kind}s are named "${name}" (${first} and ${second}). Names must be unique: give one a different name with { name: "..." }.`,
+  conflictingHealthPorts: (first: string, second: string) =>
+    `bootstrap(): services ask for different health ports (${first} and ${second}). Use one @HealthPort, or set the port with the healthPort option or HEALTH_PORT.`,
+  startupFailed: (name: string, cause: string) =>
+    `Startup failed in @OnStart() hook ${name}: ${cause}. No loop was started.`,
+  listenFailed: (host: string, port: number, code: string, cause: string) => {
+    const hint =
+      code === "EADDRINUSE"
+        ? "Another process is using it: stop that process or choose another port (HEALTH_PORT, the healthPort option or @HealthPort)."
+        : code === "EACCES"
+          ? "The process may not bind it: use a port above 1023 or grant the capability."
+          : code === "EADDRNOTAVAIL" || code === "ENOTFOUND"
+            ? "The host is not an address of this machine: use 0.0.0.0, 127.0.0.1 or ::."
+            : "Check the host and port.";
+    return `Health server cannot listen on ${host}:${port} (${code}): ${cause}. ${hint}`;
+  },
+} as const;
+
+/** Short description of a value for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (value === undefined) return "undefined";
+  if (typeof value === "function")
+    return value.name ? `function ${value.name}` : "an anonymous function";
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") {
+    return String(value);
+  }
+  if (typeof value === "symbol") return value.toString();
+  if (Array.isArray(value)) return "an array";
+  const ctor = (value as { constructor?: { name?: string } }).constructor?.name;
+  return ctor && ctor !== "Object" ? `an instance of ${ctor}` : "an object";
+}

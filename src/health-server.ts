@@ -1,0 +1,256 @@
+/**
+ * HealthServer: Kubernetes probe endpoints on node:http, answering from plain
+ * check functions it is handed. It knows nothing of loops.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import { ListenError, messages } from "./errors.js";
+import { errorMessage } from "./logger.js";
+import { checkHost, checkPort, DEFAULTS } from "./options.js";
+import { sleep } from "./time.js";
+
+/** A probe's verdict: true is 200 healthy, false is 503 unhealthy. */
+export type ProbeCheck = () => boolean | Promise<boolean>;
+
+/**
+ * Options of {@link HealthServer}.
+ *
+ * @example
+ * new HealthServer({ port: 0, readinessCheck: () => queue.connected });
+ */
+export interface HealthServerOptions {
+  /** Interface to bind; default `0.0.0.0`. */
+  host?: string;
+  /** Port; default 8080; 0 lets the OS choose. */
+  port?: number;
+  /** `/health/ready`; default always true. */
+  readinessCheck?: ProbeCheck;
+  /** `/health/live`; default always true. */
+  livenessCheck?: ProbeCheck;
+  /** `/health/startup`; default always true. */
+  startupCheck?: ProbeCheck;
+  /** Extra fields merged into `?verbose` answers. */
+  details?: () => object;
+}
+
+/** Where a running server listens. */
+export interface HealthServerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Limits that keep slow or hostile clients from hurting the process. */
+export const SERVER_LIMITS = {
+  headersTimeout: 5_000,
+  requestTimeout: 10_000,
+  keepAliveTimeout: 5_000,
+  maxHeaderSize: 8_192,
+  connectionsCheckingInterval: 1_000,
+  /** How long stop() lets in-flight requests finish before closing their sockets. */
+  stopGrace: 1_000,
+} as const;
+
+function jsonHeaders(body: Buffer): Record<string, string | number> {
+  return {
+    "Content-Type": "application/json",
+    "Cache-Control": "no-store",
+    "Content-Length": body.length,
+  };
+}
+
+function fixed(status: number, text: string, extra: Record<string, string> = {}) {
+  const body = Buffer.from(text);
+  return { status, body, headers: { ...jsonHeaders(body), ...extra } };
+}
+
+const HEALTHY = fixed(200, '{"status":"healthy"}');
+const UNHEALTHY = fixed(503, '{"status":"unhealthy"}');
+const NOT_FOUND = fixed(404, '{"status":"not found"}');
+const NOT_ALLOWED = fixed(405, '{"status":"method not allowed"}', {
+  Allow: "GET, HEAD",
+  Connection: "close",
+});
+
+type Answer = typeof HEALTHY;
+
+/** Reads the path of a request target: origin-form or absolute-form, without the query. */
+function pathOf(target: string, queryAt: number): string {
+  const path = queryAt === -1 ? target : target.slice(0, queryAt);
+  if (path.charCodeAt(0) === 47 /* "/" */) return path;
+  const schemeEnd = path.indexOf("://");
+  if (schemeEnd === -1) return path;
+  const slash = path.indexOf("/", schemeEnd + 3);
+  return slash === -1 ? "/" : path.slice(slash);
+}
+
+function wantsVerbose(query: string): boolean {
+  const value = new URLSearchParams(query).get("verbose");
+  return value !== null && value !== "0" && value !== "false";
+}
+
+/**
+ * Kubernetes probes on node:http: `/health/live`, `/health/ready`,
+ * `/health/startup`, each 200 `{"status":"healthy"}` or 503
+ * `{"status":"unhealthy"}`; `?verbose` adds detail.
+ *
+ * @example
+ * const server = new HealthServer({ port: 0, readinessCheck: () => queue.connected });
+ * await server.start();
+ * console.log(server.address); // { host: "0.0.0.0", port: 41234 }
+ * await server.stop();
+ */
+export class HealthServer {
+  private readonly host: string;
+  private readonly port: number;
+  private readonly routes: ReadonlyMap<string, ProbeCheck>;
+  private readonly details: (() => object) | undefined;
+  private server: Server | undefined;
+  private bound: HealthServerAddress | null = null;
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: HealthServerOptions = {}) {
+    const where = "new HealthServer()";
+    this.host =
+      options.host === undefined ? DEFAULTS.healthHost : checkHost(options.host, where, "host");
+    this.port = options.port === undefined ? 8080 : checkPort(options.port, where, "port");
+    const always: ProbeCheck = () => true;
+    this.routes = new Map([
+      ["/health/live", options.livenessCheck ?? always],
+      ["/health/ready", options.readinessCheck ?? always],
+      ["/health/startup", options.startupCheck ?? always],
+    ]);
+    this.details = options.details;
+  }
+
+  /** `{ host, port }` while listening, else null. */
+  get address(): HealthServerAddress | null {
+    return this.bound;
+  }
+
+  /** Starts listening. Resolves once bound; rejects with a ListenError naming host and port. Idempotent. */
+  start(): Promise<void> {
+    this.starting ??= this.listen();
+    return this.starting;
+  }
+
+  /** Stops listening: idle keep-alive sockets close at once, busy ones after a short grace. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.close();
+    return this.stopping;
+  }
+
+  private async listen(): Promise<void> {
+    const server = createServer(
+      {
+        headersTimeout: SERVER_LIMITS.headersTimeout,
+        requestTimeout: SERVER_LIMITS.requestTimeout,
+        maxHeaderSize: SERVER_LIMITS.maxHeaderSize,
+        connectionsCheckingInterval: SERVER_LIMITS.connectionsCheckingInterval,
+        noDelay: true,
+      },
+      (request, response) => this.handle(request, response),
+    );
+    server.keepAliveTimeout = SERVER_LIMITS.keepAliveTimeout;
+    // A broken client connection is the client's problem: close it quietly.
+    server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) =>
+      this.rejectClient(error, socket),
+    );
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException): void => {
+        const code = error.code ?? "UNKNOWN";
+        reject(
+          new ListenError(
+            messages.listenFailed(this.host, this.port, code, errorMessage(error)),
+            code,
+            this.host,
+            this.port,
+            {
+              cause: error,
+            },
+          ),
+        );
+      };
+      server.once("error", onError);
+      server.listen({ host: this.host, port: this.port }, () => {
+        server.off("error", onError);
+        resolve();
+      });
+    });
+    const address = server.address();
+    this.server = server;
+    this.bound = {
+      host: typeof address === "object" && address !== null ? address.address : this.host,
+      port: typeof address === "object" && address !== null ? address.port : this.port,
+    };
+  }
+
+  private async close(): Promise<void> {
+    await this.starting?.catch(() => undefined);
+    const server = this.server;
+    if (server === undefined) return;
+    this.bound = null;
+    const grace = new AbortController();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const forceClose = sleep(SERVER_LIMITS.stopGrace, grace.signal).then((elapsed) => {
+      if (elapsed) server.closeAllConnections();
+    });
+    await closed;
+    grace.abort();
+    await forceClose;
+  }
+
+  private rejectClient(error: NodeJS.ErrnoException, socket: Socket): void {
+    if (!socket.writable || error.code === "ECONNRESET") {
+      socket.destroy();
+      return;
+    }
+    const status =
+      error.code === "HPE_HEADER_OVERFLOW"
+        ? "431 Request Header Fields Too Large"
+        : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? "408 Request Timeout"
+          : "400 Bad Request";
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  }
+
+  private handle(request: IncomingMessage, response: ServerResponse): void {
+    const head = request.method === "HEAD";
+    if (!head && request.method !== "GET") return this.send(response, NOT_ALLOWED, false);
+    const target = request.url ?? "/";
+    const queryAt = target.indexOf("?");
+    const check = this.routes.get(pathOf(target, queryAt));
+    if (check === undefined) return this.send(response, NOT_FOUND, head);
+    const verbose = queryAt !== -1 && wantsVerbose(target.slice(queryAt + 1));
+    let verdict: boolean | Promise<boolean>;
+    try {
+      verdict = check();
+    } catch {
+      verdict = false;
+    }
+    if (typeof verdict === "boolean") return this.answer(response, verdict, verbose, head);
+    verdict.then(
+      (ok) => this.answer(response, ok === true, verbose, head),
+      () => this.answer(response, false, verbose, head),
+    );
+  }
+
+  private answer(response: ServerResponse, ok: boolean, verbose: boolean, head: boolean): void {
+    if (!verbose) return this.send(response, ok ? HEALTHY : UNHEALTHY, head);
+    let extra: object = {};
+    try {
+      extra = this.details?.() ?? {};
+    } catch {
+      // Detail is best effort; the verdict still answers.
+    }
+    const body = Buffer.from(JSON.stringify({ status: ok ? "healthy" : "unhealthy", ...extra }));
+    this.send(response, { status: ok ? 200 : 503, body, headers: jsonHeaders(body) }, head);
+  }
+
+  private send(response: ServerResponse, answer: Answer, head: boolean): void {
+    if (response.destroyed || response.headersSent) return;
+    response.writeHead(answer.status, answer.headers);
+    response.end(head ? undefined : answer.body);
+  }
+}

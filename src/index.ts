@@ -1,0 +1,56 @@
+/**
+ * loopgroup: long-running worker loops for Kubernetes.
+ *
+ * @example
+ * import { bootstrap, HealthPort, Loop, type LoopContext } from "loopgroup";
+ *
+ * \@HealthPort(8080)
+ * class OrderWorker {
+ *   \@Loop({ interval: 1_000 })
+ *   async drainQueue(ctx: LoopContext) { ... }
+ * }
+ * await bootstrap(OrderWorker);
+ */
+export { bootstrap, type App, type Service, type ServiceClass } from "./bootstrap.js";
+export {
+  HealthCheck,
+  HealthPort,
+  Loop,
+  OnShutdown,
+  OnStart,
+  type MethodDecoratorFor,
+} from "./decorators.js";
+export { ConfigurationError, ListenError, StartupError } from "./errors.js";
+export type { BackoffOptions } from "./backoff.js";
+export type { CheckFunction, NamedHealthCheck } from "./health-check.js";
+export {
+  HealthServer,
+  type HealthServerAddress,
+  type HealthServerOptions,
+  type ProbeCheck,
+} from "./health-server.js";
+export {
+  LoopGroup,
+  type GroupDetails,
+  type Hook,
+  type LoopGroupOptions,
+  type ShutdownResult,
+} from "./loop-group.js";
+export {
+  LoopRunner,
+  type LoopContext,
+  type LoopState,
+  type LoopStats,
+  type Runnable,
+} from "./loop-runner.js";
+export { silentLogger, stderrLogger, type LogFields, type Logger } from "./logger.js";
+export {
+  DEFAULTS,
+  resolveLoopOptions,
+  type BootstrapOptions,
+  type HealthCheckOptions,
+  type HealthPortOptions,
+  type LoopOptions,
+  type OnError,
+  type ResolvedLoopOptions,
+} from "./options.js";

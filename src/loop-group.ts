@@ -1,0 +1,420 @@
+/**
+ * LoopGroup: runs Runnables together, stops them all at once under one
+ * deadline, and derives liveness, readiness and startup from their states.
+ * Free of process concerns: no signals, no exit.
+ */
+import { ConfigurationError, messages, StartupError } from "./errors.js";
+import { CachedHealthCheck, type NamedHealthCheck } from "./health-check.js";
+import { HealthServer, type HealthServerAddress } from "./health-server.js";
+import { LoopHealth } from "./loop-health.js";
+import { LoopRunner, type LoopStats, type Runnable } from "./loop-runner.js";
+import { errorMessage, silentLogger, type Logger } from "./logger.js";
+import { checkHost, checkInteger, checkPort, DEFAULTS } from "./options.js";
+import { deadline, now, sleep } from "./time.js";
+
+/**
+ * How a shutdown ended.
+ *
+ * @example
+ * const result = await group.shutdown("SIGTERM");
+ * if (!result.clean) console.error("still running at the deadline:", result.timedOut);
+ */
+export interface ShutdownResult {
+  /** Every loop stopped in time, none failed, every hook succeeded. */
+  readonly clean: boolean;
+  /** The signal name, "completed", "error", "startup", "uncaughtException", or the text given to shutdown(). */
+  readonly reason: string;
+  /** Loops (and `@OnShutdown` hooks) still running at the deadline. */
+  readonly timedOut: readonly string[];
+  /** Loops that ended failed, and hooks that threw. */
+  readonly failed: readonly string[];
+}
+
+/** A lifecycle hook: `@OnStart` / `@OnShutdown` methods become these. */
+export interface Hook {
+  readonly name: string;
+  run(): unknown;
+}
+
+/**
+ * Options of {@link LoopGroup}. Times are in milliseconds.
+ *
+ * @example
+ * new LoopGroup(loops, { shutdownTimeout: 10_000, healthPort: 8080, drainDelay: 5_000 });
+ */
+export interface LoopGroupOptions {
+  /** One deadline for the whole shutdown: drain, loop stop and `onShutdown` hooks. Default 30_000. */
+  shutdownTimeout?: number;
+  /** Serve probes on this port (0: the OS chooses). Default: no probe server. */
+  healthPort?: number;
+  /** Default `0.0.0.0`. */
+  healthHost?: string;
+  /** Awaited in order before any loop starts; a throw aborts startup. */
+  onStart?: readonly Hook[];
+  /** Awaited in order after the loops stopped, within the deadline. */
+  onShutdown?: readonly Hook[];
+  /** Extra readiness checks. */
+  healthChecks?: readonly NamedHealthCheck[];
+  /** Readiness is 503 for this long before loops are told to stop. Default 0. */
+  drainDelay?: number;
+  /** Default silent. */
+  logger?: Logger | false;
+}
+
+/** What `?verbose` shows. */
+export interface GroupDetails {
+  readonly loops: Record<string, LoopStats | { state: string }>;
+  readonly checks: Record<string, boolean | null>;
+}
+
+type Phase = "created" | "starting" | "running" | "stopping" | "stopped";
+
+/**
+ * Runs loops together under one graceful shutdown deadline.
+ *
+ * @example
+ * const group = new LoopGroup([runner], { shutdownTimeout: 30_000, healthPort: 8080 });
+ * await group.start();
+ * const result = await group.shutdown();
+ */
+export class LoopGroup {
+  /** Settles with the shutdown's result once everything has stopped. Never rejects. */
+  readonly done: Promise<ShutdownResult>;
+  /** Resolves with the reason as soon as shutdown begins. Never rejects. */
+  readonly stopping: Promise<string>;
+
+  private readonly loops: readonly Runnable[];
+  private readonly health = new LoopHealth();
+  private readonly checks: readonly CachedHealthCheck[];
+  private readonly server: HealthServer | undefined;
+  private readonly logger: Logger;
+  private readonly shutdownTimeout: number;
+  private readonly drainDelay: number;
+  private readonly onStart: readonly Hook[];
+  private readonly onShutdown: readonly Hook[];
+  private phase: Phase = "created";
+  private startupComplete = false;
+  private starting: Promise<void> | undefined;
+  private shuttingDown: Promise<ShutdownResult> | undefined;
+  private readonly ends: Promise<void>[] = [];
+  private readonly pending = new Set<Runnable>();
+  private readonly failedLoops = new Set<string>();
+  private settle: (result: ShutdownResult) => void = () => undefined;
+  private begin: (reason: string) => void = () => undefined;
+
+  constructor(loops: readonly Runnable[], options: LoopGroupOptions = {}) {
+    const where = "new LoopGroup()";
+    this.loops = [...loops];
+    this.shutdownTimeout = checkInteger(
+      options.shutdownTimeout ?? DEFAULTS.shutdownTimeout,
+      where,
+      "shutdownTimeout",
+      {
+        min: 0,
+      },
+    );
+    this.drainDelay = checkInteger(options.drainDelay ?? DEFAULTS.drainDelay, where, "drainDelay", {
+      min: 0,
+    });
+    this.logger =
+      options.logger === false || options.logger === undefined ? silentLogger : options.logger;
+    this.onStart = options.onStart ?? [];
+    this.onShutdown = options.onShutdown ?? [];
+    uniqueNames("loop", this.loops);
+    uniqueNames("health check", options.healthChecks ?? []);
+    this.checks = (options.healthChecks ?? []).map(
+      (c) =>
+        new CachedHealthCheck(
+          c.name,
+          c.check,
+          checkInteger(c.timeout ?? DEFAULTS.checkTimeout, `health check ${c.name}`, "timeout", {
+            min: 1,
+          }),
+          checkInteger(c.cacheTtl ?? DEFAULTS.checkCacheTtl, `health check ${c.name}`, "cacheTtl", {
+            min: 0,
+          }),
+          this.logger,
+        ),
+    );
+    for (const loop of this.loops) {
+      if (loop instanceof LoopRunner) loop.attach(this.health);
+      else this.health.add("idle");
+    }
+    if (options.healthPort !== undefined) {
+      this.server = new HealthServer({
+        port: checkPort(options.healthPort, where, "healthPort"),
+        host: checkHost(options.healthHost ?? DEFAULTS.healthHost, where, "healthHost"),
+        livenessCheck: () => this.live,
+        readinessCheck: () => this.readiness(),
+        startupCheck: () => this.startupComplete,
+        details: () => this.details(),
+      });
+    }
+    this.done = new Promise((resolve) => (this.settle = resolve));
+    this.stopping = new Promise((resolve) => (this.begin = resolve));
+  }
+
+  /** `/health/startup`: `@OnStart` hooks finished and every loop launched. */
+  get started(): boolean {
+    return this.startupComplete;
+  }
+
+  /** `/health/live`: no loop is stalled. Stays true through shutdown. */
+  get live(): boolean {
+    const stalled = this.health.anyStalled(now());
+    if (stalled) this.reportStalls();
+    return !stalled;
+  }
+
+  /**
+   * What `/health/ready` reports, with each health check's last known result
+   * (a check not yet asked does not count against it). O(1) in the number of loops.
+   */
+  get ready(): boolean {
+    return this.loopsReady() && this.checks.every((c) => c.last !== false);
+  }
+
+  /** `/health/ready`, asking the health checks (cached, single flight, with timeouts). */
+  async readiness(): Promise<boolean> {
+    if (!this.loopsReady()) return false;
+    if (this.checks.length === 0) return true;
+    const results = await Promise.all(this.checks.map((c) => c.evaluate()));
+    return results.every(Boolean) && this.loopsReady();
+  }
+
+  /** The probe server's address while it listens, else null. */
+  get address(): HealthServerAddress | null {
+    return this.server?.address ?? null;
+  }
+
+  /** Per loop state and counters, per check last result: what `?verbose` shows. */
+  details(): GroupDetails {
+    const loops: Record<string, LoopStats | { state: string }> = {};
+    for (const loop of this.loops) {
+      loops[loop.name] = loop instanceof LoopRunner ? loop.stats() : { state: loop.state };
+    }
+    const checks: Record<string, boolean | null> = {};
+    for (const check of this.checks) checks[check.name] = check.last ?? null;
+    return { loops, checks };
+  }
+
+  /**
+   * Starts the probe server, runs `onStart` hooks in order, then launches
+   * every loop (its first iteration is called before this resolves). Waits on
+   * no timer. Rejects with a StartupError naming the hook that threw; then no
+   * loop runs and the probe server is closed. Idempotent.
+   */
+  start(): Promise<void> {
+    this.starting ??= this.launch();
+    return this.starting;
+  }
+
+  /** Starts if needed, then resolves with the result once every loop has stopped. */
+  async run(): Promise<ShutdownResult> {
+    await this.start();
+    return this.done;
+  }
+
+  /**
+   * Begins shutdown (readiness turns 503 at once), tells every loop to stop
+   * at the same moment, and waits for them and then the `onShutdown` hooks
+   * under one `shutdownTimeout` deadline. Calling it again returns the same result.
+   */
+  shutdown(reason = "shutdown"): Promise<ShutdownResult> {
+    this.shuttingDown ??= this.stop(reason);
+    return this.shuttingDown;
+  }
+
+  private loopsReady(): boolean {
+    return (
+      this.phase === "running" &&
+      this.startupComplete &&
+      this.health.allWorking &&
+      !this.health.anyStalled(now())
+    );
+  }
+
+  private reportStalls(): void {
+    for (const loop of this.health.newlyStalled(now())) {
+      this.logger.warn({ loop: loop.name }, "loop stalled: no heartbeat within its stallTimeout");
+    }
+  }
+
+  private async launch(): Promise<void> {
+    if (this.shuttingDown) return;
+    this.phase = "starting";
+    try {
+      await this.server?.start();
+      for (const hook of this.onStart) {
+        if (this.shuttingDown) return;
+        await runStartHook(hook);
+      }
+    } catch (error) {
+      const failure =
+        error instanceof StartupError
+          ? error
+          : new StartupError(errorMessage(error, 2_000), { cause: error });
+      this.logger.error({ error: failure.message }, "startup failed");
+      if (!this.shuttingDown) {
+        this.phase = "stopped";
+        await this.server?.stop();
+        this.settle({
+          clean: false,
+          reason: "startup",
+          timedOut: [],
+          failed: failedHookName(error),
+        });
+      }
+      throw failure;
+    }
+    if (this.shuttingDown) return;
+    for (const loop of this.loops) this.launchLoop(loop);
+    this.phase = "running";
+    this.startupComplete = true;
+    this.logger.info(
+      { loops: this.loops.map((l) => l.name), probes: formatAddress(this.address) },
+      `started ${this.loops.length} loop(s)`,
+    );
+    if (this.loops.length === 0) void this.shutdown("completed");
+  }
+
+  private launchLoop(loop: Runnable): void {
+    const foreign = !(loop instanceof LoopRunner);
+    if (foreign) this.health.transition("idle", "running");
+    this.pending.add(loop);
+    let running: Promise<void>;
+    try {
+      running = loop.run();
+    } catch (error) {
+      running = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    const ended = Promise.resolve(running).then(
+      () => this.loopEnded(loop, foreign, undefined),
+      (error: unknown) => this.loopEnded(loop, foreign, { error }),
+    );
+    this.ends.push(ended);
+  }
+
+  private loopEnded(
+    loop: Runnable,
+    foreign: boolean,
+    failure: { error: unknown } | undefined,
+  ): void {
+    this.pending.delete(loop);
+    if (foreign) this.health.transition("running", failure ? "failed" : "stopped");
+    if (failure !== undefined || loop.state === "failed") this.failedLoops.add(loop.name);
+    if (failure !== undefined && foreign) {
+      this.logger.error({ loop: loop.name, error: errorMessage(failure.error) }, "loop failed");
+    }
+    this.logger.info({ loop: loop.name, state: failure ? "failed" : loop.state }, "loop stopped");
+    if (failure !== undefined) void this.shutdown("error");
+    else if (this.pending.size === 0) void this.shutdown("completed");
+  }
+
+  private async stop(reason: string): Promise<ShutdownResult> {
+    const wasStarted = this.phase !== "created";
+    this.phase = "stopping";
+    this.begin(reason);
+    this.logger.info({ reason, shutdownTimeoutMs: this.shutdownTimeout }, "shutdown begun");
+    const budget = deadline(this.shutdownTimeout);
+    const timedOut: string[] = [];
+    const failedHooks: string[] = [];
+    let startFailed = false;
+    try {
+      if (this.starting !== undefined) {
+        const started = await budget.race(this.starting);
+        if (!started.settled) timedOut.push("@OnStart");
+        else if (started.failed) startFailed = true;
+      }
+      if (this.drainDelay > 0 && this.pending.size > 0) await sleep(this.drainDelay, budget.signal);
+      for (const loop of this.pending) stopQuietly(loop, this.logger);
+      const stopped = await budget.race(Promise.all(this.ends));
+      if (!stopped.settled) {
+        const stubborn = [...this.pending].map((l) => l.name);
+        timedOut.push(...stubborn);
+        this.logger.warn({ loops: stubborn }, "loops still running at the shutdown deadline");
+      }
+      for (const hook of wasStarted ? this.onShutdown : []) {
+        if (budget.expired) {
+          timedOut.push(hook.name);
+          this.logger.warn(
+            { hook: hook.name },
+            "@OnShutdown hook skipped: shutdown deadline passed",
+          );
+          continue;
+        }
+        const outcome = await budget.race(runShutdownHook(hook));
+        if (!outcome.settled) {
+          timedOut.push(hook.name);
+          this.logger.warn(
+            { hook: hook.name },
+            "@OnShutdown hook still running at the shutdown deadline",
+          );
+        } else if (outcome.failed) {
+          failedHooks.push(hook.name);
+          this.logger.error(
+            { hook: hook.name, error: errorMessage(outcome.error) },
+            "@OnShutdown hook failed",
+          );
+        }
+      }
+    } finally {
+      budget.cancel();
+      this.phase = "stopped";
+      await this.server?.stop();
+    }
+    const failed = [...this.failedLoops, ...failedHooks];
+    const result: ShutdownResult = {
+      clean: timedOut.length === 0 && failed.length === 0 && !startFailed,
+      reason,
+      timedOut,
+      failed,
+    };
+    this.logger.info({ clean: result.clean, timedOut, failed }, "shutdown finished");
+    this.settle(result);
+    return result;
+  }
+}
+
+/** Runs an `@OnStart` hook, turning a throw into a StartupError that names it. */
+async function runStartHook(hook: Hook): Promise<void> {
+  try {
+    await hook.run();
+  } catch (error) {
+    const failure = new StartupError(messages.startupFailed(hook.name, errorMessage(error)), {
+      cause: error,
+    });
+    throw Object.assign(failure, { hook: hook.name });
+  }
+}
+
+/** Runs an `@OnShutdown` hook; a synchronous throw becomes a rejection. */
+async function runShutdownHook(hook: Hook): Promise<void> {
+  await hook.run();
+}
+
+function failedHookName(error: unknown): string[] {
+  const hook = (error as { hook?: unknown } | null)?.hook;
+  return typeof hook === "string" ? [hook] : [];
+}
+
+function stopQuietly(loop: Runnable, logger: Logger): void {
+  try {
+    loop.stop();
+  } catch (error) {
+    logger.error({ loop: loop.name, error: errorMessage(error) }, "loop stop() threw");
+  }
+}
+
+function uniqueNames(kind: string, items: readonly { name: string }[]): void {
+  const seen = new Set<string>();
+  for (const { name } of items) {
+    if (seen.has(name))
+      throw new ConfigurationError(messages.duplicateName(kind, name, name, name));
+    seen.add(name);
+  }
+}
+
+function formatAddress(address: HealthServerAddress | null): string {
+  return address === null ? "off" : `${address.host}:${address.port}`;
+}

@@ -1,0 +1,267 @@
+/**
+ * LoopRunner: one `@Loop` method run as a Runnable. It calls the method
+ * again and again with a LoopContext until it is stopped, completes or fails,
+ * and reports each state change to the group's LoopHealth.
+ */
+import { nextDelay } from "./backoff.js";
+import { LoopHealth, type LoopState } from "./loop-health.js";
+import { errorMessage, silentLogger, type Logger } from "./logger.js";
+import type { ResolvedLoopOptions } from "./options.js";
+import { now, sleep, yieldToEventLoop } from "./time.js";
+
+export type { LoopState } from "./loop-health.js";
+
+/**
+ * What a loop method receives on every call.
+ *
+ * @example
+ * \@Loop() async work(ctx: LoopContext) {
+ *   for (const job of await queue.take({ signal: ctx.signal })) { await run(job); ctx.heartbeat(); }
+ * }
+ */
+export interface LoopContext {
+  /** The loop's name, `ClassName.methodName` unless set. */
+  readonly name: string;
+  /** 1 on the first call. */
+  readonly iteration: number;
+  /** Aborted when shutdown begins: pass it to I/O so waits end promptly. */
+  readonly signal: AbortSignal;
+  /** Says "still making progress" inside a long iteration (see `stallTimeout`). */
+  heartbeat(): void;
+  /** Resolves after `ms`, or at once when `signal` aborts. Never rejects. */
+  sleep(ms: number): Promise<void>;
+  /** No further iterations: the loop completes after this one. */
+  stop(): void;
+}
+
+/**
+ * Anything a LoopGroup can run: a pair of `run()` (resolves when finished,
+ * rejects to take the whole group down) and `stop()` (finish soon).
+ *
+ * @example
+ * const consumer: Runnable = {
+ *   name: "consumer", state: "idle",
+ *   run: () => consumeUntilAborted(controller.signal),
+ *   stop: () => controller.abort(),
+ * };
+ */
+export interface Runnable {
+  readonly name: string;
+  readonly state: LoopState;
+  run(): Promise<void>;
+  stop(): void;
+}
+
+/** Counters of a loop, as shown by `?verbose`. */
+export interface LoopStats {
+  readonly state: LoopState;
+  readonly iterations: number;
+  readonly errors: number;
+  readonly lastError?: string;
+}
+
+/** What a LoopRunner needs besides its options. */
+export interface LoopRunnerDependencies {
+  readonly logger?: Logger;
+  /** Source of jitter in `[0, 1)`; `Math.random` unless a test pins it. */
+  readonly random?: () => number;
+}
+
+/**
+ * Runs one loop body as a {@link Runnable}.
+ *
+ * @example
+ * const runner = new LoopRunner(resolveLoopOptions({ interval: 1_000 }, "tick", "tick"), (ctx) => tick(ctx));
+ */
+export class LoopRunner implements Runnable {
+  readonly name: string;
+  private current: LoopState = "idle";
+  private health = new LoopHealth();
+  private readonly abort = new AbortController();
+  private readonly context: LoopContext;
+  private readonly logger: Logger;
+  private readonly random: () => number;
+  private iterations = 0;
+  private errors = 0;
+  private lastError: string | undefined;
+  private stopRequested = false;
+  private completeRequested = false;
+  private inIteration = false;
+  private lastProgressAt = 0;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    readonly options: ResolvedLoopOptions,
+    private readonly body: (ctx: LoopContext) => unknown,
+    dependencies: LoopRunnerDependencies = {},
+  ) {
+    this.name = options.name;
+    this.logger = dependencies.logger ?? silentLogger;
+    this.random = dependencies.random ?? Math.random;
+    this.health.add(this.current);
+    const signal = this.abort.signal;
+    const iterations = (): number => this.iterations;
+    this.context = Object.freeze({
+      name: this.name,
+      get iteration() {
+        return iterations();
+      },
+      signal,
+      heartbeat: () => this.heartbeat(),
+      sleep: async (ms: number) => void (await sleep(Math.max(0, ms), signal)),
+      stop: () => void (this.completeRequested = true),
+    });
+  }
+
+  /** The current state; "stalled" is derived from the time of the last heartbeat. */
+  get state(): LoopState {
+    if (this.current === "running" && this.isStalled()) return "stalled";
+    return this.current;
+  }
+
+  /** Counters for `?verbose`. */
+  stats(): LoopStats {
+    return {
+      state: this.state,
+      iterations: this.iterations,
+      errors: this.errors,
+      lastError: this.lastError,
+    };
+  }
+
+  /** Reports this loop's state changes to a group's health from now on. */
+  attach(health: LoopHealth): void {
+    health.add(this.current);
+    this.health = health;
+  }
+
+  /** Runs until stopped, completed or failed. Rejects only under `onError: "shutdown"`. Idempotent. */
+  run(): Promise<void> {
+    this.running ??= this.loop();
+    return this.running;
+  }
+
+  /** Asks the loop to finish: aborts `ctx.signal`, lets the current iteration return, starts no other. */
+  stop(): void {
+    if (this.stopRequested) return;
+    this.stopRequested = true;
+    if (this.current === "idle") this.setState("stopped");
+    else if (this.current === "running" || this.current === "backoff") this.setState("stopping");
+    this.abort.abort(new Error(`loop ${this.name} is stopping`));
+  }
+
+  private async loop(): Promise<void> {
+    if (this.stopRequested) return;
+    const { interval, maxIterations, onError, backoff } = this.options;
+    const signal = this.abort.signal;
+    let failures = 0;
+    // True after a wait on a timer: that already let the event loop turn, no extra yield needed.
+    let waited = true;
+    this.setState("running");
+    while (!this.stopRequested) {
+      // Between iterations, never before the first: start() finds iteration 1 already called.
+      if (!waited) await yieldToEventLoop(signal);
+      waited = false;
+      if (this.stopRequested) break;
+      this.iterations += 1;
+      const failure = await this.iterate();
+      const complete = this.completeRequested || this.iterations >= maxIterations;
+      if (failure === undefined) {
+        failures = 0;
+        if (complete) break;
+        if (interval > 0) waited = await sleep(interval, signal);
+        continue;
+      }
+      if (signal.aborted) {
+        // Thrown because shutdown aborted the signal: that is the loop stopping, not failing.
+        this.logger.debug(
+          { loop: this.name, error: errorMessage(failure.error) },
+          "iteration ended by shutdown",
+        );
+        break;
+      }
+      this.errors += 1;
+      this.lastError = errorMessage(failure.error);
+      if (onError === "retry") {
+        failures += 1;
+        const delay = nextDelay(failures, backoff, this.random);
+        this.logger.warn(
+          {
+            loop: this.name,
+            iteration: this.iterations,
+            attempt: failures,
+            retryInMs: delay,
+            error: this.lastError,
+          },
+          "loop iteration failed; retrying",
+        );
+        if (complete) break;
+        this.setState("backoff");
+        waited = await sleep(delay, signal);
+        if (!this.stopRequested) this.setState("running");
+        continue;
+      }
+      this.setState("failed");
+      this.logger.error(
+        { loop: this.name, iteration: this.iterations, onError, error: this.lastError },
+        onError === "stop" ? "loop failed and stopped" : "loop failed; shutting the app down",
+      );
+      if (onError === "shutdown") throw failure.error;
+      return;
+    }
+    this.setState("stopped");
+  }
+
+  private async iterate(): Promise<{ error: unknown } | undefined> {
+    this.beginIteration();
+    try {
+      await this.body(this.context);
+      return undefined;
+    } catch (error) {
+      return { error };
+    } finally {
+      this.endIteration();
+    }
+  }
+
+  private beginIteration(): void {
+    this.inIteration = true;
+    this.lastProgressAt = now();
+    if (this.options.stallTimeout !== Infinity) {
+      this.health.progress(this, this.options.stallTimeout, this.lastProgressAt);
+    }
+  }
+
+  private heartbeat(): void {
+    if (!this.inIteration) return;
+    this.noteRecovery();
+    this.lastProgressAt = now();
+    if (this.options.stallTimeout !== Infinity) {
+      this.health.progress(this, this.options.stallTimeout, this.lastProgressAt);
+    }
+  }
+
+  private endIteration(): void {
+    this.noteRecovery();
+    this.inIteration = false;
+    if (this.options.stallTimeout !== Infinity) this.health.settle(this, this.options.stallTimeout);
+  }
+
+  private isStalled(): boolean {
+    return this.inIteration && now() - this.lastProgressAt >= this.options.stallTimeout;
+  }
+
+  private noteRecovery(): void {
+    if (this.isStalled()) {
+      this.logger.warn(
+        { loop: this.name, stalledForMs: Math.round(now() - this.lastProgressAt) },
+        "loop made progress again after a stall",
+      );
+    }
+  }
+
+  private setState(next: LoopState): void {
+    this.health.transition(this.current, next);
+    this.current = next;
+  }
+}

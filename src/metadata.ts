@@ -1,0 +1,139 @@
+/**
+ * The only module that knows metadata keys or calls `Reflect.*`.
+ *
+ * Metadata holds what a class declared, frozen at decoration time. Keys are
+ * `Symbol.for(...)` so two installed copies of loopgroup see each other's
+ * declarations; they are never exported.
+ */
+import "reflect-metadata";
+import type { ResolvedHealthCheckOptions, ResolvedLoopOptions } from "./options.js";
+
+const LOOPS = Symbol.for("loopgroup:loops");
+const START_HOOKS = Symbol.for("loopgroup:on-start");
+const SHUTDOWN_HOOKS = Symbol.for("loopgroup:on-shutdown");
+const CHECKS = Symbol.for("loopgroup:health-checks");
+const HEALTH_PORT = Symbol.for("loopgroup:health-port");
+
+/** A class constructor as far as metadata is concerned. */
+export type AnyClass = abstract new (...args: never[]) => object;
+
+/** Base of every declared member: which method, and which decorator claimed it. */
+export interface MemberDeclaration {
+  readonly method: string | symbol;
+  readonly decorator: string;
+}
+
+/** A method declared with `@Loop()`. */
+export interface LoopDeclaration extends MemberDeclaration {
+  readonly options: ResolvedLoopOptions;
+}
+
+/** A method declared with `@OnStart()` or `@OnShutdown()`. */
+export type HookDeclaration = MemberDeclaration;
+
+/** A method declared with `@HealthCheck()`. */
+export interface CheckDeclaration extends MemberDeclaration {
+  readonly options: ResolvedHealthCheckOptions;
+}
+
+/** What `@HealthPort()` declared. */
+export interface HealthPortDeclaration {
+  readonly port: number;
+  readonly host: string | undefined;
+}
+
+const memberKeys = [LOOPS, START_HOOKS, SHUTDOWN_HOOKS, CHECKS];
+
+function ownList<T>(key: symbol, target: AnyClass): readonly T[] {
+  return (Reflect.getOwnMetadata(key, target) as readonly T[] | undefined) ?? [];
+}
+
+function append<T extends MemberDeclaration>(key: symbol, target: AnyClass, item: T): void {
+  Reflect.defineMetadata(
+    key,
+    Object.freeze([...ownList<T>(key, target), Object.freeze(item)]),
+    target,
+  );
+}
+
+/** Classes from the base class down to `target`. */
+function lineage(target: AnyClass): AnyClass[] {
+  const chain: AnyClass[] = [];
+  for (
+    let c: unknown = target;
+    typeof c === "function" && c !== Function.prototype;
+    c = Object.getPrototypeOf(c)
+  ) {
+    chain.unshift(c as AnyClass);
+  }
+  return chain;
+}
+
+/** Declarations along the class chain, base first; a subclass's entry for a method replaces its base's. */
+function readChain<T extends MemberDeclaration>(key: symbol, target: AnyClass): readonly T[] {
+  const byMethod = new Map<string | symbol, T>();
+  for (const c of lineage(target)) {
+    for (const item of ownList<T>(key, c)) {
+      byMethod.delete(item.method);
+      byMethod.set(item.method, item);
+    }
+  }
+  return [...byMethod.values()];
+}
+
+/** The decorator that already claimed `method` in this very class, if any. */
+export function claimedBy(target: AnyClass, method: string | symbol): string | undefined {
+  for (const key of memberKeys) {
+    const found = ownList<MemberDeclaration>(key, target).find((d) => d.method === method);
+    if (found) return found.decorator;
+  }
+  return undefined;
+}
+
+/** Records a `@Loop()` method. */
+export const recordLoop = (target: AnyClass, d: LoopDeclaration): void => append(LOOPS, target, d);
+/** Records an `@OnStart()` method. */
+export const recordStartHook = (target: AnyClass, d: HookDeclaration): void =>
+  append(START_HOOKS, target, d);
+/** Records an `@OnShutdown()` method. */
+export const recordShutdownHook = (target: AnyClass, d: HookDeclaration): void =>
+  append(SHUTDOWN_HOOKS, target, d);
+/** Records a `@HealthCheck()` method. */
+export const recordCheck = (target: AnyClass, d: CheckDeclaration): void =>
+  append(CHECKS, target, d);
+
+/** Records `@HealthPort()`; returns false when the class already has one. */
+export function recordHealthPort(target: AnyClass, d: HealthPortDeclaration): boolean {
+  if (Reflect.hasOwnMetadata(HEALTH_PORT, target)) return false;
+  Reflect.defineMetadata(HEALTH_PORT, Object.freeze({ ...d }), target);
+  return true;
+}
+
+/** Everything a class (with its base classes) declared. */
+export interface ServiceDeclaration {
+  readonly loops: readonly LoopDeclaration[];
+  readonly startHooks: readonly HookDeclaration[];
+  readonly shutdownHooks: readonly HookDeclaration[];
+  readonly checks: readonly CheckDeclaration[];
+  readonly healthPort: HealthPortDeclaration | undefined;
+}
+
+/** Reads what `target` and its base classes declared. Starts nothing. */
+export function readDeclaration(target: AnyClass): ServiceDeclaration {
+  return {
+    loops: readChain<LoopDeclaration>(LOOPS, target),
+    startHooks: readChain<HookDeclaration>(START_HOOKS, target),
+    shutdownHooks: readChain<HookDeclaration>(SHUTDOWN_HOOKS, target),
+    checks: readChain<CheckDeclaration>(CHECKS, target),
+    healthPort: Reflect.getMetadata(HEALTH_PORT, target) as HealthPortDeclaration | undefined,
+  };
+}
+
+/** True when `target` or a base class carries any loopgroup declaration. */
+export function isDeclared(target: AnyClass): boolean {
+  return lineage(target).some(
+    (c) =>
+      memberKeys.some((key) => Reflect.hasOwnMetadata(key, c)) ||
+      Reflect.hasOwnMetadata(HEALTH_PORT, c),
+  );
+}

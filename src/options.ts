@@ -1,0 +1,389 @@
+/**
+ * Public option types, the one DEFAULTS object, and the functions that turn
+ * user input (plus the environment) into fully resolved options. Internals
+ * only ever see resolved options: no `undefined`, every number checked.
+ */
+import type { BackoffOptions } from "./backoff.js";
+import { ConfigurationError, messages } from "./errors.js";
+import type { Logger } from "./logger.js";
+
+/** What a loop does when an iteration throws. */
+export type OnError = "retry" | "stop" | "shutdown";
+
+/**
+ * Options of `@Loop()`. Times are in milliseconds.
+ *
+ * @example
+ * \@Loop({ interval: 5_000, stallTimeout: 60_000, onError: "retry" })
+ */
+export interface LoopOptions {
+  /** Name in logs, probes and results; default `ClassName.methodName`. Unique within an app. */
+  name?: string;
+  /** Wait after an iteration completes before the next starts; ends at once on shutdown. Default 0. */
+  interval?: number;
+  /** An iteration running this long without `ctx.heartbeat()` makes the loop stalled. Default off. */
+  stallTimeout?: number;
+  /** `"retry"` (default), `"stop"` this loop, or `"shutdown"` the app when an iteration throws. */
+  onError?: OnError;
+  /** Retry delays; default `{ initial: 1_000, max: 30_000, factor: 2 }`, full jitter. */
+  backoff?: Partial<BackoffOptions>;
+  /** The loop completes after this many iterations. Default unlimited. */
+  maxIterations?: number;
+}
+
+/** `@Loop()` options with every default filled in. Off and unlimited are `Infinity`. */
+export interface ResolvedLoopOptions {
+  readonly name: string;
+  readonly interval: number;
+  readonly stallTimeout: number;
+  readonly onError: OnError;
+  readonly backoff: BackoffOptions;
+  readonly maxIterations: number;
+}
+
+/**
+ * Options of `@HealthCheck()`.
+ *
+ * @example
+ * \@HealthCheck({ name: "database", timeout: 500 })
+ */
+export interface HealthCheckOptions {
+  /** Name in `?verbose` output and logs; default `ClassName.methodName`. */
+  name?: string;
+  /** A check that has not answered after this many ms counts as false. Default 1_000. */
+  timeout?: number;
+  /** A result is reused for this many ms, and concurrent probes share one call. Default 1_000. */
+  cacheTtl?: number;
+}
+
+/** Options of `@HealthPort()`. */
+export interface HealthPortOptions {
+  /** Interface to bind; default `0.0.0.0`. */
+  host?: string;
+}
+
+/** Defaults of every option, in one place. */
+export const DEFAULTS = {
+  interval: 0,
+  stallTimeout: Infinity,
+  onError: "retry" as OnError,
+  backoff: { initial: 1_000, max: 30_000, factor: 2 } as BackoffOptions,
+  maxIterations: Infinity,
+  checkTimeout: 1_000,
+  checkCacheTtl: 1_000,
+  healthHost: "0.0.0.0",
+  shutdownTimeout: 30_000,
+  drainDelay: 0,
+  signals: ["SIGTERM", "SIGINT"] as readonly NodeJS.Signals[],
+} as const;
+
+type ErrorType = new (message: string) => Error;
+
+/** Checks a millisecond count or a count: an integer in range, or Infinity where allowed. */
+export function checkInteger(
+  value: unknown,
+  where: string,
+  option: string,
+  rules: { min: number; max?: number; infinity?: boolean; error?: ErrorType },
+): number {
+  const { min, max = Number.MAX_SAFE_INTEGER, infinity = false, error = TypeError } = rules;
+  const ok =
+    typeof value === "number" &&
+    ((infinity && value === Infinity) || (Number.isInteger(value) && value >= min && value <= max));
+  if (!ok) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new error(
+      messages.badOption(
+        where,
+        option,
+        value,
+        `an integer ${range}${infinity ? " (or Infinity)" : ""}`,
+      ),
+    );
+  }
+  return value;
+}
+
+function checkKnownKeys(input: object, known: readonly string[], where: string): void {
+  for (const key of Object.keys(input)) {
+    if (!known.includes(key)) throw new TypeError(messages.unknownOption(where, key, known));
+  }
+}
+
+function checkName(value: unknown, where: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value.trim() === "") {
+    throw new TypeError(messages.badOption(where, "name", value, "a non-empty string"));
+  }
+  return value;
+}
+
+const loopOptionKeys = ["name", "interval", "stallTimeout", "onError", "backoff", "maxIterations"];
+
+/** Validates `@Loop()` options at decoration time; throws a TypeError naming `where`. */
+export function resolveLoopOptions(
+  input: LoopOptions,
+  defaultName: string,
+  where: string,
+): ResolvedLoopOptions {
+  checkKnownKeys(input, loopOptionKeys, where);
+  const onError = input.onError ?? DEFAULTS.onError;
+  if (!["retry", "stop", "shutdown"].includes(onError)) {
+    throw new TypeError(
+      messages.badOption(where, "onError", onError, `"retry", "stop" or "shutdown"`),
+    );
+  }
+  const backoffInput = input.backoff ?? {};
+  checkKnownKeys(backoffInput, ["initial", "max", "factor"], `${where} backoff`);
+  const initial = checkInteger(
+    backoffInput.initial ?? DEFAULTS.backoff.initial,
+    where,
+    "backoff.initial",
+    { min: 0 },
+  );
+  const max = checkInteger(
+    backoffInput.max ?? Math.max(DEFAULTS.backoff.max, initial),
+    where,
+    "backoff.max",
+    {
+      min: initial,
+    },
+  );
+  const factor = backoffInput.factor ?? DEFAULTS.backoff.factor;
+  if (typeof factor !== "number" || !Number.isFinite(factor) || factor < 1) {
+    throw new TypeError(
+      messages.badOption(where, "backoff.factor", factor, "a finite number >= 1"),
+    );
+  }
+  return Object.freeze({
+    name: checkName(input.name, where) ?? defaultName,
+    interval: checkInteger(input.interval ?? DEFAULTS.interval, where, "interval", { min: 0 }),
+    stallTimeout: checkInteger(input.stallTimeout ?? DEFAULTS.stallTimeout, where, "stallTimeout", {
+      min: 1,
+      infinity: true,
+    }),
+    onError,
+    backoff: Object.freeze({ initial, max, factor }),
+    maxIterations: checkInteger(
+      input.maxIterations ?? DEFAULTS.maxIterations,
+      where,
+      "maxIterations",
+      {
+        min: 1,
+        infinity: true,
+      },
+    ),
+  });
+}
+
+/** `@HealthCheck()` options with defaults filled in. */
+export interface ResolvedHealthCheckOptions {
+  readonly name: string;
+  readonly timeout: number;
+  readonly cacheTtl: number;
+}
+
+/** Validates `@HealthCheck()` options at decoration time. */
+export function resolveHealthCheckOptions(
+  input: HealthCheckOptions,
+  defaultName: string,
+  where: string,
+): ResolvedHealthCheckOptions {
+  checkKnownKeys(input, ["name", "timeout", "cacheTtl"], where);
+  return Object.freeze({
+    name: checkName(input.name, where) ?? defaultName,
+    timeout: checkInteger(input.timeout ?? DEFAULTS.checkTimeout, where, "timeout", { min: 1 }),
+    cacheTtl: checkInteger(input.cacheTtl ?? DEFAULTS.checkCacheTtl, where, "cacheTtl", { min: 0 }),
+  });
+}
+
+/** Checks a port number (0 lets the OS choose). */
+export function checkPort(
+  value: unknown,
+  where: string,
+  option: string,
+  error: ErrorType = TypeError,
+): number {
+  return checkInteger(value, where, option, { min: 0, max: 65_535, error });
+}
+
+/** Checks a host name or address. */
+export function checkHost(
+  value: unknown,
+  where: string,
+  option: string,
+  error: ErrorType = TypeError,
+): string {
+  if (typeof value !== "string" || value.trim() === "") {
+    throw new error(
+      messages.badOption(where, option, value, "a host name or IP address such as 0.0.0.0"),
+    );
+  }
+  return value;
+}
+
+/**
+ * Options of `bootstrap()`.
+ *
+ * @example
+ * await bootstrap(Worker, { shutdownTimeout: 10_000, drainDelay: 5_000 });
+ */
+export interface BootstrapOptions {
+  /** Probe port; default `HEALTH_PORT`, else `@HealthPort`, else none. `false` disables probes. */
+  healthPort?: number | false;
+  /** Probe host; default `HEALTH_HOST`, else `@HealthPort`'s host, else `0.0.0.0`. */
+  healthHost?: string;
+  /** One deadline for the whole shutdown, in ms; default `SHUTDOWN_TIMEOUT_MS`, else 30_000. */
+  shutdownTimeout?: number;
+  /** Ms readiness is 503 before loops are told to stop; default 0. */
+  drainDelay?: number;
+  /** Signals that start a graceful shutdown; default SIGTERM and SIGINT. `false` installs none. */
+  signals?: readonly NodeJS.Signals[] | false;
+  /** Exit the process with the shutdown's exit code when done; default true. `false` for tests. */
+  exit?: boolean;
+  /** A pino-shaped logger; default concise lines on stderr; `false` silences. */
+  logger?: Logger | false;
+}
+
+/** `bootstrap()` options after defaults, environment and decorators are applied. */
+export interface ResolvedBootstrapOptions {
+  readonly healthPort: number | false;
+  readonly healthHost: string;
+  readonly shutdownTimeout: number;
+  readonly drainDelay: number;
+  readonly signals: readonly NodeJS.Signals[];
+  readonly exit: boolean;
+  readonly logger: Logger | false | undefined;
+}
+
+/** What the services declared with `@HealthPort`, if anything. */
+export interface DeclaredHealthPort {
+  readonly port: number;
+  readonly host: string | undefined;
+}
+
+const bootstrapKeys = [
+  "healthPort",
+  "healthHost",
+  "shutdownTimeout",
+  "drainDelay",
+  "signals",
+  "exit",
+  "logger",
+];
+
+function envInteger(
+  env: NodeJS.ProcessEnv,
+  variable: string,
+  min: number,
+  max: number,
+): number | undefined {
+  const raw = env[variable];
+  if (raw === undefined || raw.trim() === "") return undefined;
+  const value = Number(raw.trim());
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigurationError(
+      messages.badEnv(variable, raw, `an integer from ${min} to ${max}`),
+    );
+  }
+  return value;
+}
+
+/**
+ * Resolves `bootstrap()` options. Precedence for the probe address: the
+ * option, then the environment (`HEALTH_PORT`, `HEALTH_HOST`), then
+ * `@HealthPort`. Throws a ConfigurationError naming the option or variable.
+ */
+export function resolveBootstrapOptions(
+  input: BootstrapOptions,
+  env: NodeJS.ProcessEnv,
+  declared: DeclaredHealthPort | undefined,
+): ResolvedBootstrapOptions {
+  const where = "bootstrap()";
+  for (const key of Object.keys(input)) {
+    if (!bootstrapKeys.includes(key)) {
+      throw new ConfigurationError(messages.unknownOption(where, key, bootstrapKeys));
+    }
+  }
+  const envPort = envInteger(env, "HEALTH_PORT", 0, 65_535);
+  const envTimeout = envInteger(env, "SHUTDOWN_TIMEOUT_MS", 0, 24 * 60 * 60 * 1000);
+  const envHost = env.HEALTH_HOST?.trim() ? env.HEALTH_HOST.trim() : undefined;
+
+  let healthPort: number | false;
+  if (input.healthPort === false) healthPort = false;
+  else if (input.healthPort !== undefined)
+    healthPort = checkPort(input.healthPort, where, "healthPort", ConfigurationError);
+  else healthPort = envPort ?? declared?.port ?? false;
+
+  const healthHost =
+    input.healthHost !== undefined
+      ? checkHost(input.healthHost, where, "healthHost", ConfigurationError)
+      : (envHost ?? declared?.host ?? DEFAULTS.healthHost);
+
+  const shutdownTimeout =
+    input.shutdownTimeout !== undefined
+      ? checkInteger(input.shutdownTimeout, where, "shutdownTimeout", {
+          min: 0,
+          error: ConfigurationError,
+        })
+      : (envTimeout ?? DEFAULTS.shutdownTimeout);
+
+  const drainDelay = checkInteger(input.drainDelay ?? DEFAULTS.drainDelay, where, "drainDelay", {
+    min: 0,
+    error: ConfigurationError,
+  });
+
+  let signals: readonly NodeJS.Signals[] = DEFAULTS.signals;
+  if (input.signals === false) signals = [];
+  else if (input.signals !== undefined) {
+    if (
+      !Array.isArray(input.signals) ||
+      input.signals.some((s) => typeof s !== "string" || !/^SIG[A-Z0-9]+$/.test(s))
+    ) {
+      throw new ConfigurationError(
+        messages.badOption(
+          where,
+          "signals",
+          input.signals,
+          `an array of signal names such as ["SIGTERM"], or false`,
+        ),
+      );
+    }
+    signals = input.signals;
+  }
+
+  if (input.exit !== undefined && typeof input.exit !== "boolean") {
+    throw new ConfigurationError(messages.badOption(where, "exit", input.exit, "true or false"));
+  }
+  const logger = input.logger;
+  if (logger !== undefined && logger !== false && !isLogger(logger)) {
+    throw new ConfigurationError(
+      messages.badOption(
+        where,
+        "logger",
+        logger,
+        "an object with debug, info, warn and error methods, or false",
+      ),
+    );
+  }
+  return {
+    healthPort,
+    healthHost,
+    shutdownTimeout,
+    drainDelay,
+    signals,
+    exit: input.exit ?? true,
+    logger,
+  };
+}
+
+function isLogger(value: unknown): value is Logger {
+  const candidate = value as Partial<Record<keyof Logger, unknown>> | null;
+  return (
+    typeof candidate === "object" &&
+    candidate !== null &&
+    (["debug", "info", "warn", "error"] as const).every(
+      (level) => typeof candidate[level] === "function",
+    )
+  );
+}

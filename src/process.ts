@@ -1,0 +1,127 @@
+/**
+ * Process concerns, at the edge: signal handlers, the second-signal forced
+ * exit, uncaught errors, the exit code and the hard-exit timer. Installing
+ * returns `uninstall()`; exiting is injectable so tests never exit the runner.
+ */
+import { constants } from "node:os";
+import type { ShutdownResult } from "./loop-group.js";
+import { errorMessage, type Logger } from "./logger.js";
+
+/** The part of `process` this module uses (a test passes an EventEmitter). */
+export interface ProcessLike {
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  off(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+
+/** What the process handlers drive. */
+export interface ProcessBinding {
+  readonly signals: readonly NodeJS.Signals[];
+  /** Exit with the exit code when done, and treat uncaught errors as fatal. */
+  readonly exit: boolean;
+  readonly logger: Logger;
+  /** Milliseconds from the start of shutdown to a forced exit(1): the budget plus a margin. */
+  readonly hardExitAfter: number;
+  /** Begins (or joins) the graceful shutdown. */
+  shutdown(reason: string): Promise<ShutdownResult>;
+  /** Resolves with the reason when shutdown begins, however it began. */
+  readonly stopping: Promise<string>;
+  /** Settles when everything has stopped. */
+  readonly done: Promise<ShutdownResult>;
+  readonly process?: ProcessLike;
+  readonly exitProcess?: (code: number) => void;
+}
+
+/** Reasons that end in exit code 1 even when the shutdown itself was clean. */
+const FATAL_REASONS = new Set(["uncaughtException", "unhandledRejection", "error", "startup"]);
+
+/** Exit code for a shutdown: 0 when clean, 1 otherwise. */
+export function exitCodeFor(result: ShutdownResult): number {
+  return result.clean && !FATAL_REASONS.has(result.reason) ? 0 : 1;
+}
+
+/** 128 + the signal's number, the conventional exit code of a process ended by it. */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 0);
+}
+
+function defaultExit(code: number): void {
+  process.exitCode = code;
+  process.exit(code);
+}
+
+/**
+ * Installs signal (and, with `exit`, uncaught-error) handlers that drive a
+ * graceful shutdown, and with `exit` ends the process with the right code
+ * when it is done. Returns `uninstall()`; it also runs by itself when done settles.
+ */
+export function installProcessHandlers(binding: ProcessBinding): () => void {
+  const proc: ProcessLike = binding.process ?? process;
+  const exitProcess = binding.exitProcess ?? defaultExit;
+  const { logger } = binding;
+  let fatal = false;
+  let shuttingDown = false;
+  let hardExit: ReturnType<typeof setTimeout> | undefined;
+  let installed = true;
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (!shuttingDown) {
+      shuttingDown = true;
+      logger.info({ signal }, "signal received; shutting down gracefully");
+      void binding.shutdown(signal);
+      return;
+    }
+    const code = signalExitCode(signal);
+    if (!binding.exit) {
+      logger.warn({ signal }, "second signal during shutdown; not exiting because exit is false");
+      return;
+    }
+    logger.warn({ signal, exitCode: code }, "second signal during shutdown; exiting now");
+    exitProcess(code);
+  };
+  const onFatal =
+    (kind: "uncaughtException" | "unhandledRejection") =>
+    (...args: unknown[]): void => {
+      const error = args[0];
+      fatal = true;
+      const stack = error instanceof Error ? error.stack : undefined;
+      logger.error({ error: errorMessage(error, 2_000), stack }, `${kind}; shutting down`);
+      void binding.shutdown(kind);
+    };
+  const listeners: [string, (...args: unknown[]) => void][] = binding.signals.map((signal) => [
+    signal,
+    () => onSignal(signal),
+  ]);
+  if (binding.exit) {
+    listeners.push(["uncaughtException", onFatal("uncaughtException")]);
+    listeners.push(["unhandledRejection", onFatal("unhandledRejection")]);
+  }
+  for (const [event, listener] of listeners) proc.on(event, listener);
+
+  const uninstall = (): void => {
+    if (!installed) return;
+    installed = false;
+    for (const [event, listener] of listeners) proc.off(event, listener);
+    if (hardExit !== undefined) globalThis.clearTimeout(hardExit);
+  };
+
+  void binding.stopping.then(() => {
+    shuttingDown = true;
+    if (binding.exit && installed) {
+      hardExit = globalThis.setTimeout(() => {
+        logger.error(
+          { afterMs: binding.hardExitAfter },
+          "shutdown overran its budget; forcing exit",
+        );
+        exitProcess(1);
+      }, binding.hardExitAfter);
+    }
+  });
+  void binding.done.then((result) => {
+    uninstall();
+    if (!binding.exit) return;
+    const code = fatal ? 1 : exitCodeFor(result);
+    logger.info({ exitCode: code, reason: result.reason }, "exiting");
+    exitProcess(code);
+  });
+  return uninstall;
+}

@@ -1,0 +1,272 @@
+import { expect } from "chai";
+import { LoopHealth } from "../src/loop-health.js";
+import { LoopRunner, type LoopContext } from "../src/loop-runner.js";
+import { resolveLoopOptions, type LoopOptions } from "../src/options.js";
+import { useFakeClock } from "./helpers/clock.js";
+import { deferred, forever } from "./helpers/deferred.js";
+import { recordingLogger } from "./helpers/logger.js";
+
+const almostOne = (): number => 0.999_999_9;
+
+describe("LoopRunner", () => {
+  const clock = useFakeClock();
+  let log: ReturnType<typeof recordingLogger>;
+  beforeEach(() => (log = recordingLogger()));
+
+  function runner(
+    options: LoopOptions,
+    body: (ctx: LoopContext) => unknown,
+    random?: () => number,
+  ): LoopRunner {
+    return new LoopRunner(resolveLoopOptions(options, "Test.loop", "@Loop() on Test.loop"), body, {
+      logger: log,
+      random,
+    });
+  }
+
+  it("calls the first iteration inside run(), with a context", async () => {
+    const seen: LoopContext[] = [];
+    const loop = runner({}, (ctx) => {
+      seen.push(ctx);
+      return ctx.sleep(1_000);
+    });
+    const running = loop.run();
+    expect(seen).to.have.length(1);
+    expect(seen[0]).to.include({ name: "Test.loop", iteration: 1 });
+    expect(seen[0]?.signal.aborted).to.equal(false);
+    expect(loop.state).to.equal("running");
+    expect(loop.run()).to.equal(running);
+    loop.stop();
+    await running;
+    expect(seen[0]?.signal.aborted).to.equal(true);
+    expect(loop.state).to.equal("stopped");
+  });
+
+  it("waits `interval` after each iteration completes", async () => {
+    const startedAt: number[] = [];
+    const loop = runner({ interval: 1_000 }, () => void startedAt.push(Date.now()));
+    const running = loop.run();
+    await clock().tickAsync(3_500);
+    expect(startedAt).to.deep.equal([0, 1_000, 2_000, 3_000]);
+    loop.stop();
+    await running;
+  });
+
+  it("yields to the event loop between iterations, so a synchronous body cannot starve timers", async () => {
+    let iterations = 0;
+    let timerFired = false;
+    const loop = runner({}, () => void (iterations += 1));
+    const running = loop.run();
+    setTimeout(() => (timerFired = true), 0);
+    await clock().tickAsync(1);
+    expect(timerFired).to.equal(true);
+    loop.stop();
+    await running;
+    expect(iterations).to.be.greaterThan(0);
+  });
+
+  it("ends the interval wait at once when stopped", async () => {
+    const loop = runner({ interval: 60_000 }, () => undefined);
+    const running = loop.run();
+    await clock().tickAsync(10);
+    loop.stop();
+    await running;
+    expect(Date.now()).to.equal(10);
+    expect(loop.stats().iterations).to.equal(1);
+  });
+
+  it("lets the in-flight iteration finish and starts no new one after stop()", async () => {
+    const release = deferred();
+    let calls = 0;
+    const loop = runner({}, async (ctx) => {
+      calls += 1;
+      await release.promise;
+      expect(ctx.signal.aborted).to.equal(true);
+    });
+    const running = loop.run();
+    loop.stop();
+    expect(loop.state).to.equal("stopping");
+    await clock().tickAsync(5_000);
+    expect(calls).to.equal(1);
+    release.resolve();
+    await running;
+    expect(calls).to.equal(1);
+    expect(loop.state).to.equal("stopped");
+  });
+
+  it("retries after 1 000, 2 000, 4 000 … ms capped at max when random is at its top", async () => {
+    const calledAt: number[] = [];
+    const loop = runner(
+      { backoff: { initial: 1_000, max: 4_000, factor: 2 } },
+      () => {
+        calledAt.push(Date.now());
+        throw new Error("down");
+      },
+      almostOne,
+    );
+    const running = loop.run();
+    await clock().tickAsync(14_000);
+    const gaps = calledAt.slice(1).map((t, i) => t - (calledAt[i] ?? 0));
+    expect(gaps).to.deep.equal([1_000, 2_000, 4_000, 4_000]);
+    expect(loop.state).to.equal("backoff");
+    loop.stop();
+    await running;
+    expect(loop.state).to.equal("stopped");
+    expect(loop.stats()).to.include({ iterations: 5, errors: 5, lastError: "Error: down" });
+  });
+
+  it("draws each retry delay within its jitter bound and logs it", async () => {
+    const loop = runner({ backoff: { initial: 100, max: 800, factor: 2 } }, () => {
+      throw new Error("flaky");
+    });
+    const running = loop.run();
+    await clock().tickAsync(10_000);
+    loop.stop();
+    await running;
+    const retries = log.lines.filter((l) => l.message === "loop iteration failed; retrying");
+    expect(retries.length).to.be.greaterThan(5);
+    for (const { fields } of retries) {
+      const cap = Math.min(800, 100 * 2 ** ((fields.attempt as number) - 1));
+      expect(fields.retryInMs).to.be.within(0, cap);
+    }
+  });
+
+  it("resets the backoff after a successful iteration", async () => {
+    const outcomes = [false, false, true, false];
+    const loop = runner(
+      {},
+      () => {
+        if (outcomes.shift() === false) throw new Error("again");
+      },
+      almostOne,
+    );
+    const running = loop.run();
+    await clock().tickAsync(10_000);
+    loop.stop();
+    await running;
+    const delays = log.lines.filter((l) => l.level === "warn").map((l) => l.fields.retryInMs);
+    expect(delays).to.deep.equal([1_000, 2_000, 1_000]);
+  });
+
+  it('onError "stop" ends the loop failed and resolves run()', async () => {
+    const loop = runner({ onError: "stop" }, () => Promise.reject(new Error("fatal")));
+    await loop.run();
+    expect(loop.state).to.equal("failed");
+    expect(loop.stats()).to.include({ iterations: 1, errors: 1 });
+    expect(log.messages("error")).to.deep.equal(["loop failed and stopped"]);
+  });
+
+  it('onError "shutdown" ends the loop failed and rejects run() with the error', async () => {
+    const loop = runner({ onError: "shutdown" }, () => {
+      throw new Error("fatal");
+    });
+    let caught: unknown;
+    await loop.run().catch((error: unknown) => (caught = error));
+    expect((caught as Error).message).to.equal("fatal");
+    expect(loop.state).to.equal("failed");
+  });
+
+  it("does not count an error thrown because shutdown aborted the signal", async () => {
+    const loop = runner(
+      { onError: "stop" },
+      (ctx) =>
+        new Promise((_, reject) =>
+          ctx.signal.addEventListener("abort", () => reject(new Error("aborted"))),
+        ),
+    );
+    const running = loop.run();
+    loop.stop();
+    await running;
+    expect(loop.state).to.equal("stopped");
+    expect(loop.stats().errors).to.equal(0);
+  });
+
+  it("completes after maxIterations", async () => {
+    const loop = runner({ maxIterations: 3 }, () => undefined);
+    const running = loop.run();
+    await clock().tickAsync(10);
+    await running;
+    expect(loop.stats()).to.include({ state: "stopped", iterations: 3 });
+  });
+
+  it("completes after the iteration that calls ctx.stop()", async () => {
+    const loop = runner({}, (ctx) => {
+      if (ctx.iteration === 2) ctx.stop();
+    });
+    const running = loop.run();
+    await clock().tickAsync(10);
+    await running;
+    expect(loop.stats()).to.include({ state: "stopped", iterations: 2 });
+  });
+
+  it("ctx.sleep resolves after its time, or at once on stop, and never rejects", async () => {
+    const woke: number[] = [];
+    const loop = runner({}, async (ctx) => {
+      await ctx.sleep(500);
+      woke.push(Date.now());
+      await ctx.sleep(-5);
+      await ctx.sleep(60_000);
+      woke.push(Date.now());
+    });
+    const running = loop.run();
+    await clock().tickAsync(600);
+    loop.stop();
+    await running;
+    expect(woke).to.deep.equal([500, 600]);
+  });
+
+  it("stop() before run() makes run() resolve without calling the body", async () => {
+    let calls = 0;
+    const loop = runner({}, () => void (calls += 1));
+    loop.stop();
+    expect(loop.state).to.equal("stopped");
+    await loop.run();
+    expect(calls).to.equal(0);
+  });
+
+  it("is stalled after stallTimeout without a heartbeat, and recovers on the next heartbeat", async () => {
+    const health = new LoopHealth();
+    let context: LoopContext | undefined;
+    const release = deferred();
+    const loop = runner({ stallTimeout: 1_000 }, (ctx) => {
+      context = ctx;
+      return release.promise;
+    });
+    loop.attach(health);
+    const running = loop.run();
+    await clock().tickAsync(999);
+    expect(loop.state).to.equal("running");
+    expect(health.anyStalled(performance.now())).to.equal(false);
+    await clock().tickAsync(1);
+    expect(loop.state).to.equal("stalled");
+    expect(health.anyStalled(performance.now())).to.equal(true);
+    context?.heartbeat();
+    expect(loop.state).to.equal("running");
+    expect(health.anyStalled(performance.now())).to.equal(false);
+    await clock().tickAsync(1_500);
+    expect(loop.state).to.equal("stalled");
+    release.resolve();
+    loop.stop();
+    await running;
+    expect(health.anyStalled(performance.now())).to.equal(false);
+    expect(log.messages("warn")).to.include("loop made progress again after a stall");
+  });
+
+  it("is never stalled without a stallTimeout", async () => {
+    const loop = runner({}, () => forever());
+    void loop.run();
+    await clock().tickAsync(24 * 3600_000);
+    expect(loop.state).to.equal("running");
+  });
+
+  it("reports every transition to the health it is attached to", async () => {
+    const health = new LoopHealth();
+    const loop = runner({ onError: "stop" }, () => Promise.reject(new Error("x")));
+    loop.attach(health);
+    expect(health.count("idle")).to.equal(1);
+    await loop.run();
+    expect(health.count("idle")).to.equal(0);
+    expect(health.count("failed")).to.equal(1);
+    expect(health.allWorking).to.equal(false);
+  });
+});

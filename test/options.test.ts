@@ -1,0 +1,152 @@
+import { expect } from "chai";
+import { ConfigurationError } from "../src/errors.js";
+import { resolveBootstrapOptions, resolveLoopOptions } from "../src/options.js";
+import { recordingLogger } from "./helpers/logger.js";
+
+describe("options", () => {
+  describe("resolveLoopOptions", () => {
+    it("fills every default", () => {
+      expect(resolveLoopOptions({}, "A.work", "@Loop() on A.work")).to.deep.equal({
+        name: "A.work",
+        interval: 0,
+        stallTimeout: Infinity,
+        onError: "retry",
+        backoff: { initial: 1_000, max: 30_000, factor: 2 },
+        maxIterations: Infinity,
+      });
+    });
+
+    it("names the option and says what is allowed", () => {
+      expect(() =>
+        resolveLoopOptions({ onError: "panic" as never }, "A.work", "@Loop() on A.work"),
+      ).to.throw(
+        TypeError,
+        /@Loop\(\) on A.work: option "onError" must be "retry", "stop" or "shutdown", got "panic"/,
+      );
+      expect(() =>
+        resolveLoopOptions({ backoff: { factor: 0.5 } }, "A.w", "@Loop() on A.w"),
+      ).to.throw(/backoff.factor/);
+      expect(() =>
+        resolveLoopOptions({ backoff: { initial: 5_000, max: 1_000 } }, "A.w", "w"),
+      ).to.throw(/backoff.max/);
+      expect(() => resolveLoopOptions({ name: "  " }, "A.w", "w")).to.throw(
+        /"name" must be a non-empty string/,
+      );
+      expect(() => resolveLoopOptions({ intervall: 5 } as never, "A.w", "w")).to.throw(
+        /unknown option "intervall"/,
+      );
+    });
+
+    it("accepts Infinity where it means unlimited, and a custom initial above the default max", () => {
+      const resolved = resolveLoopOptions(
+        { maxIterations: Infinity, backoff: { initial: 60_000 } },
+        "A.w",
+        "w",
+      );
+      expect(resolved.maxIterations).to.equal(Infinity);
+      expect(resolved.backoff).to.deep.equal({ initial: 60_000, max: 60_000, factor: 2 });
+    });
+  });
+
+  describe("resolveBootstrapOptions", () => {
+    const declared = { port: 9000, host: "127.0.0.1" };
+
+    it("takes the probe port from the option, then HEALTH_PORT, then @HealthPort", () => {
+      expect(
+        resolveBootstrapOptions({ healthPort: 7000 }, { HEALTH_PORT: "8000" }, declared).healthPort,
+      ).to.equal(7000);
+      expect(resolveBootstrapOptions({}, { HEALTH_PORT: "8000" }, declared).healthPort).to.equal(
+        8000,
+      );
+      expect(resolveBootstrapOptions({}, {}, declared).healthPort).to.equal(9000);
+      expect(resolveBootstrapOptions({}, {}, undefined).healthPort).to.equal(false);
+      expect(
+        resolveBootstrapOptions({ healthPort: false }, { HEALTH_PORT: "8000" }, declared)
+          .healthPort,
+      ).to.equal(false);
+    });
+
+    it("takes the host from the option, then HEALTH_HOST, then @HealthPort, then 0.0.0.0", () => {
+      expect(
+        resolveBootstrapOptions({ healthHost: "::1" }, { HEALTH_HOST: "10.0.0.1" }, declared)
+          .healthHost,
+      ).to.equal("::1");
+      expect(
+        resolveBootstrapOptions({}, { HEALTH_HOST: "127.0.0.2" }, declared).healthHost,
+      ).to.equal("127.0.0.2");
+      expect(resolveBootstrapOptions({}, {}, declared).healthHost).to.equal("127.0.0.1");
+      expect(resolveBootstrapOptions({}, {}, undefined).healthHost).to.equal("0.0.0.0");
+    });
+
+    it("reads SHUTDOWN_TIMEOUT_MS unless the option is given", () => {
+      expect(
+        resolveBootstrapOptions({}, { SHUTDOWN_TIMEOUT_MS: "5000" }, undefined).shutdownTimeout,
+      ).to.equal(5_000);
+      expect(
+        resolveBootstrapOptions({ shutdownTimeout: 10 }, { SHUTDOWN_TIMEOUT_MS: "5000" }, undefined)
+          .shutdownTimeout,
+      ).to.equal(10);
+      expect(resolveBootstrapOptions({}, {}, undefined).shutdownTimeout).to.equal(30_000);
+    });
+
+    it("rejects an environment value that is not a number, naming the variable and the value", () => {
+      for (const [variable, value] of [
+        ["HEALTH_PORT", "abc"],
+        ["HEALTH_PORT", "70000"],
+        ["HEALTH_PORT", "80.5"],
+        ["SHUTDOWN_TIMEOUT_MS", "-1"],
+        ["SHUTDOWN_TIMEOUT_MS", "1e3"],
+      ] as const) {
+        expect(() => resolveBootstrapOptions({}, { [variable]: value }, undefined))
+          .to.throw(ConfigurationError)
+          .with.property("message")
+          .that.includes(variable)
+          .and.includes(JSON.stringify(value));
+      }
+    });
+
+    it("treats an empty variable as unset", () => {
+      expect(
+        resolveBootstrapOptions({}, { HEALTH_PORT: "", SHUTDOWN_TIMEOUT_MS: " " }, undefined),
+      ).to.include({
+        healthPort: false,
+        shutdownTimeout: 30_000,
+      });
+    });
+
+    it("rejects bad options by name", () => {
+      expect(() => resolveBootstrapOptions({ healthPort: 65_536 }, {}, undefined)).to.throw(
+        ConfigurationError,
+        /healthPort/,
+      );
+      expect(() => resolveBootstrapOptions({ drainDelay: -5 }, {}, undefined)).to.throw(
+        /drainDelay/,
+      );
+      expect(() => resolveBootstrapOptions({ signals: ["TERM"] as never }, {}, undefined)).to.throw(
+        /signals/,
+      );
+      expect(() => resolveBootstrapOptions({ logger: {} as never }, {}, undefined)).to.throw(
+        /logger/,
+      );
+      expect(() => resolveBootstrapOptions({ exit: "no" as never }, {}, undefined)).to.throw(
+        /exit/,
+      );
+      expect(() => resolveBootstrapOptions({ timeout: 1 } as never, {}, undefined)).to.throw(
+        /unknown option "timeout"/,
+      );
+    });
+
+    it("keeps signals, exit and logger as given", () => {
+      const logger = recordingLogger();
+      expect(
+        resolveBootstrapOptions({ signals: false, exit: false, logger }, {}, undefined),
+      ).to.include({
+        exit: false,
+        logger,
+      });
+      expect(
+        resolveBootstrapOptions({ signals: ["SIGUSR2"] }, {}, undefined).signals,
+      ).to.deep.equal(["SIGUSR2"]);
+    });
+  });
+});

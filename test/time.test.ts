@@ -1,0 +1,81 @@
+import { expect } from "chai";
+import { deadline, now, sleep, withTimeout, yieldToEventLoop } from "../src/time.js";
+import { useFakeClock } from "./helpers/clock.js";
+import { forever } from "./helpers/deferred.js";
+
+describe("time", () => {
+  const clock = useFakeClock();
+
+  it("sleep resolves true after the full time", async () => {
+    let result: boolean | undefined;
+    void sleep(1_000).then((r) => (result = r));
+    await clock().tickAsync(999);
+    expect(result).to.equal(undefined);
+    await clock().tickAsync(1);
+    expect(result).to.equal(true);
+  });
+
+  it("sleep resolves false at once on abort and clears its timer", async () => {
+    const controller = new AbortController();
+    const slept = sleep(60_000, controller.signal);
+    controller.abort();
+    expect(await slept).to.equal(false);
+    expect(clock().countTimers()).to.equal(0);
+  });
+
+  it("sleep on an aborted signal resolves without a timer", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    expect(await sleep(10, controller.signal)).to.equal(false);
+  });
+
+  it("yieldToEventLoop waits for one turn of the event loop", async () => {
+    let done = false;
+    void yieldToEventLoop().then(() => (done = true));
+    await Promise.resolve();
+    expect(done).to.equal(false);
+    await clock().tickAsync(0);
+    expect(done).to.equal(true);
+  });
+
+  it("now follows the fake clock", async () => {
+    const start = now();
+    await clock().tickAsync(250);
+    expect(now() - start).to.equal(250);
+  });
+
+  it("a deadline race reports work that settles first, with its value or error", async () => {
+    const budget = deadline(1_000);
+    expect(await budget.race(Promise.resolve(7))).to.deep.equal({
+      settled: true,
+      failed: false,
+      value: 7,
+    });
+    const failure = await budget.race(Promise.reject(new Error("boom")));
+    expect(failure.settled && failure.failed && (failure.error as Error).message).to.equal("boom");
+    budget.cancel();
+  });
+
+  it("a deadline race gives up at the deadline and every later race sees it expired", async () => {
+    const budget = deadline(1_000);
+    const pending = budget.race(forever());
+    await clock().tickAsync(1_000);
+    expect(await pending).to.deep.equal({ settled: false });
+    expect(budget.expired).to.equal(true);
+    expect(await budget.race(forever())).to.deep.equal({ settled: false });
+    expect(budget.signal.aborted).to.equal(true);
+  });
+
+  it("withTimeout returns the fallback at the timeout and aborts the controller", async () => {
+    const controller = new AbortController();
+    const pending = withTimeout(forever(), 500, "late", controller);
+    await clock().tickAsync(500);
+    expect(await pending).to.equal("late");
+    expect(controller.signal.aborted).to.equal(true);
+  });
+
+  it("withTimeout passes the work's value on and clears its timer", async () => {
+    expect(await withTimeout(Promise.resolve("fast"), 500, "late")).to.equal("fast");
+    expect(clock().countTimers()).to.equal(0);
+  });
+});
