@@ -216,7 +216,7 @@ export async function bootstrap(
   } catch (error) {
     if (exit) {
       const logger = options.logger === false ? silentLogger : (options.logger ?? stderrLogger());
-      logger.error({ error: errorMessage(error, 2_000) }, "configuration error; exiting");
+      logger.error({ exitCode: 1 }, errorMessage(error, 2_000));
       process.exitCode = 1;
       process.exit(1);
     }

@@ -39,7 +39,7 @@ export function stderrLogger(
     (fields: LogFields, message: string): void => {
       if (level === "debug" && options.debug !== true) return;
       const extra = Object.entries(fields)
-        .filter(([, value]) => value !== undefined)
+        .filter(([, value]) => value !== undefined && !(Array.isArray(value) && value.length === 0))
         .map(([key, value]) => `${key}=${formatValue(value)}`)
         .join(" ");
       write(`loopgroup ${level}: ${message}${extra ? ` ${extra}` : ""}\n`);

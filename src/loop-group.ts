@@ -254,7 +254,7 @@ export class LoopGroup {
         error instanceof StartupError
           ? error
           : new StartupError(errorMessage(error, 2_000), { cause: error });
-      this.logger.error({ error: failure.message }, "startup failed");
+      this.logger.error({}, failure.message);
       if (!this.shuttingDown) {
         this.phase = "stopped";
         await this.server?.stop();

@@ -5,7 +5,7 @@ describe("logger", () => {
   it("writes one concise line per event with its fields", () => {
     const lines: string[] = [];
     const logger = stderrLogger({ write: (line) => lines.push(line) });
-    logger.info({ loops: ["A.a", "B.b"], port: 8080, skipped: undefined }, "started");
+    logger.info({ loops: ["A.a", "B.b"], port: 8080, skipped: undefined, none: [] }, "started");
     logger.warn({ error: new Error("bad thing") }, "failed");
     expect(lines).to.deep.equal([
       "loopgroup info: started loops=A.a,B.b port=8080\n",
