@@ -6,6 +6,14 @@
 import { constants } from "node:os";
 import type { ShutdownResult } from "./loop-group.js";
 import { errorMessage, type Logger } from "./logger.js";
+import { now } from "./time.js";
+
+/**
+ * A repeat of the first signal within this many ms is the same event
+ * delivered twice (a terminal signals the whole process group and npm, yarn
+ * or nodemon forward it again), not an operator asking to force the exit.
+ */
+export const DUPLICATE_SIGNAL_WINDOW = 100;
 
 /** The part of `process` this module uses (a test passes an EventEmitter). */
 export interface ProcessLike {
@@ -63,9 +71,15 @@ export function installProcessHandlers(binding: ProcessBinding): () => void {
   let hardExit: ReturnType<typeof setTimeout> | undefined;
   let installed = true;
 
+  let first: { signal: NodeJS.Signals; at: number } | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
+    if (first?.signal === signal && now() - first.at < DUPLICATE_SIGNAL_WINDOW) {
+      logger.debug({ signal }, "same signal delivered twice; counted once");
+      return;
+    }
     if (!shuttingDown) {
       shuttingDown = true;
+      first = { signal, at: now() };
       logger.info({ signal }, "signal received; shutting down gracefully");
       void binding.shutdown(signal);
       return;

@@ -70,10 +70,23 @@ describe("process handlers", () => {
     expect(h.exits).to.deep.equal([1]);
   });
 
+  it("counts the same signal delivered twice within 100 ms (a process group plus npm forwarding it) once", async () => {
+    const h = harness();
+    h.proc.emit("SIGINT");
+    await clock().tickAsync(99);
+    h.proc.emit("SIGINT");
+    expect(h.exits).to.deep.equal([]);
+    expect(h.reasons).to.deep.equal(["SIGINT"]);
+    await clock().tickAsync(1);
+    h.proc.emit("SIGINT");
+    expect(h.exits).to.deep.equal([130]);
+    h.uninstall();
+  });
+
   it("a second signal during shutdown exits at once with 128 + its number", async () => {
     const h = harness();
     h.proc.emit("SIGTERM");
-    await clock().tickAsync(0);
+    await clock().tickAsync(100);
     h.proc.emit("SIGTERM");
     expect(h.exits).to.deep.equal([143]);
     expect(h.reasons).to.deep.equal(["SIGTERM"]);

@@ -19,7 +19,13 @@ import {
 
 @HealthPort(8080, { host: "127.0.0.1" })
 class Typed {
-  @Loop({ interval: 1_000, stallTimeout: 5_000, onError: "retry", backoff: { initial: 100 }, maxIterations: 10 })
+  @Loop({
+    interval: 1_000,
+    stallTimeout: 5_000,
+    onError: "retry",
+    backoff: { initial: 100 },
+    maxIterations: 10,
+  })
   async work(ctx: LoopContext): Promise<void> {
     const iteration: number = ctx.iteration;
     const signal: AbortSignal = ctx.signal;
@@ -33,7 +39,9 @@ class Typed {
   @OnStart() async open(): Promise<void> {}
   @OnShutdown() close(): void {}
 
-  @HealthCheck({ name: "db", timeout: 500, cacheTtl: 1_000 }) db(signal: AbortSignal): Promise<boolean> {
+  @HealthCheck({ name: "db", timeout: 500, cacheTtl: 1_000 }) db(
+    signal: AbortSignal,
+  ): Promise<boolean> {
     return Promise.resolve(!signal.aborted);
   }
   @HealthCheck() sync(): boolean {
@@ -55,7 +63,12 @@ class Typed {
 }
 
 export async function usesTheApi(): Promise<void> {
-  const options: BootstrapOptions = { healthPort: false, signals: false, exit: false, logger: false };
+  const options: BootstrapOptions = {
+    healthPort: false,
+    signals: false,
+    exit: false,
+    logger: false,
+  };
   const app: App = await bootstrap([Typed, new Typed()], options);
   const result: ShutdownResult = await app.shutdown("test");
   const clean: boolean = result.clean;
@@ -67,11 +80,20 @@ export async function usesTheApi(): Promise<void> {
   await bootstrap(Typed, { healthPort: "8080" });
 
   const state: LoopState = "running";
-  const runnable: Runnable = { name: "manual", state, run: () => Promise.resolve(), stop: () => undefined };
+  const runnable: Runnable = {
+    name: "manual",
+    state,
+    run: () => Promise.resolve(),
+    stop: () => undefined,
+  };
   const group = new LoopGroup([runnable], { shutdownTimeout: 1_000, healthPort: 0 });
   const done: Promise<ShutdownResult> = group.done;
   void done;
-  const server = new HealthServer({ port: 0, readinessCheck: () => group.ready, details: () => group.details() });
+  const server = new HealthServer({
+    port: 0,
+    readinessCheck: () => group.ready,
+    details: () => group.details(),
+  });
   await server.start();
   const port: number | undefined = server.address?.port;
   void port;

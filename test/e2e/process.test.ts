@@ -47,6 +47,7 @@ describe("end to end: a worker process under real signals", function () {
     await worker.port();
     worker.kill("SIGTERM");
     await worker.waitFor(/shutdown begun/);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // a deliberate second signal, not a duplicate
     worker.kill("SIGTERM");
     const exit = await worker.exited;
     expect(exit.code).to.equal(143);
