@@ -24,7 +24,7 @@ export interface ShutdownResult {
   readonly clean: boolean;
   /** The signal name, "completed", "error", "startup", "uncaughtException", or the text given to shutdown(). */
   readonly reason: string;
-  /** Loops (and `@OnShutdown` hooks) still running at the deadline. */
+  /** Loops (and `@OnShutdown` hooks) still running at the deadline. A hook skipped for lack of budget is only logged, and makes `clean` false. */
   readonly timedOut: readonly string[];
   /** Loops that ended failed, and hooks that threw. */
   readonly failed: readonly string[];
@@ -319,6 +319,7 @@ export class LoopGroup {
     const budget = deadline(this.shutdownTimeout);
     const timedOut: string[] = [];
     const failedHooks: string[] = [];
+    const skippedHooks: string[] = [];
     let startFailed = false;
     try {
       if (this.starting !== undefined) {
@@ -336,7 +337,7 @@ export class LoopGroup {
       }
       for (const hook of wasStarted ? this.onShutdown : []) {
         if (budget.expired) {
-          timedOut.push(hook.name);
+          skippedHooks.push(hook.name);
           this.logger.warn(
             { hook: hook.name },
             "@OnShutdown hook skipped: shutdown deadline passed",
@@ -365,7 +366,8 @@ export class LoopGroup {
     }
     const failed = [...this.failedLoops, ...failedHooks];
     const result: ShutdownResult = {
-      clean: timedOut.length === 0 && failed.length === 0 && !startFailed,
+      clean:
+        timedOut.length === 0 && failed.length === 0 && skippedHooks.length === 0 && !startFailed,
       reason,
       timedOut,
       failed,

@@ -191,8 +191,13 @@ describe("LoopGroup", () => {
     expect(result).to.deep.equal({
       clean: false,
       reason: "shutdown",
-      timedOut: ["Svc.flush", "Svc.close"],
+      timedOut: ["Svc.flush"],
       failed: [],
+    });
+    expect(
+      log.lines.find((l) => l.message.startsWith("@OnShutdown hook skipped"))?.fields,
+    ).to.deep.equal({
+      hook: "Svc.close",
     });
   });
 
