@@ -145,7 +145,9 @@ export class LoopGroup {
         port: checkPort(options.healthPort, where, "healthPort"),
         host: checkHost(options.healthHost ?? DEFAULTS.healthHost, where, "healthHost"),
         livenessCheck: () => this.live,
-        readinessCheck: () => this.readiness(),
+        // Synchronous when there is nothing to wait for: most probes never allocate a promise.
+        readinessCheck: () =>
+          this.checks.length === 0 || !this.loopsReady() ? this.loopsReady() : this.readiness(),
         startupCheck: () => this.startupComplete,
         details: () => this.details(),
       });

@@ -70,6 +70,7 @@ export class LoopHealth {
 
   /** True when some in-flight iteration has gone `stallTimeout` without progress. */
   anyStalled(now: number): boolean {
+    if (this.inFlight.size === 0) return false;
     for (const [timeout, bucket] of this.inFlight) {
       for (const since of bucket.values()) {
         if (now - since >= timeout) return true;

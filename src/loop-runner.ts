@@ -4,10 +4,10 @@
  * and reports each state change to the group's LoopHealth.
  */
 import { nextDelay } from "./backoff.js";
-import { LoopHealth, type LoopState } from "./loop-health.js";
+import type { LoopHealth, LoopState } from "./loop-health.js";
 import { errorMessage, silentLogger, type Logger } from "./logger.js";
 import type { ResolvedLoopOptions } from "./options.js";
-import { now, sleep, yieldToEventLoop } from "./time.js";
+import { now, sleep, Waiter } from "./time.js";
 
 export type { LoopState } from "./loop-health.js";
 
@@ -76,8 +76,11 @@ export interface LoopRunnerDependencies {
 export class LoopRunner implements Runnable {
   readonly name: string;
   private current: LoopState = "idle";
-  private health = new LoopHealth();
-  private readonly abort = new AbortController();
+  /** The group's bookkeeping, once attached; a loop run alone keeps none. */
+  private health: LoopHealth | undefined;
+  /** Created when user code first reads `ctx.signal`: most loops never pay for an AbortController. */
+  private controller: AbortController | undefined;
+  private readonly waiter = new Waiter();
   private readonly context: LoopContext;
   private readonly logger: Logger;
   private readonly random: () => number;
@@ -98,19 +101,47 @@ export class LoopRunner implements Runnable {
     this.name = options.name;
     this.logger = dependencies.logger ?? silentLogger;
     this.random = dependencies.random ?? Math.random;
-    this.health.add(this.current);
-    const signal = this.abort.signal;
-    const iterations = (): number => this.iterations;
-    this.context = Object.freeze({
-      name: this.name,
-      get iteration() {
-        return iterations();
-      },
-      signal,
-      heartbeat: () => this.heartbeat(),
-      sleep: async (ms: number) => void (await sleep(Math.max(0, ms), signal)),
-      stop: () => void (this.completeRequested = true),
-    });
+    this.context = new LoopRunner.Context(this);
+  }
+
+  /**
+   * What the loop method receives. Declared inside LoopRunner so it may reach
+   * the runner's private state; its methods live on one shared prototype, so a
+   * context costs one small object per loop, not a closure per method.
+   */
+  private static readonly Context = class implements LoopContext {
+    constructor(private readonly runner: LoopRunner) {}
+    get name(): string {
+      return this.runner.name;
+    }
+    get iteration(): number {
+      return this.runner.iterations;
+    }
+    get signal(): AbortSignal {
+      return this.runner.signal;
+    }
+    heartbeat(): void {
+      this.runner.heartbeat();
+    }
+    async sleep(ms: number): Promise<void> {
+      await sleep(Math.max(0, ms), this.runner.signal);
+    }
+    stop(): void {
+      this.runner.completeRequested = true;
+    }
+  };
+
+  /** Aborted when this loop is asked to stop. */
+  private get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.stopRequested) this.controller.abort(this.stopReason());
+    }
+    return this.controller.signal;
+  }
+
+  private stopReason(): Error {
+    return new Error(`loop ${this.name} is stopping`);
   }
 
   /** The current state; "stalled" is derived from the time of the last heartbeat. */
@@ -147,32 +178,40 @@ export class LoopRunner implements Runnable {
     this.stopRequested = true;
     if (this.current === "idle") this.setState("stopped");
     else if (this.current === "running" || this.current === "backoff") this.setState("stopping");
-    this.abort.abort(new Error(`loop ${this.name} is stopping`));
+    this.waiter.interrupt();
+    this.controller?.abort(this.stopReason());
   }
 
   private async loop(): Promise<void> {
     if (this.stopRequested) return;
     const { interval, maxIterations, onError, backoff } = this.options;
-    const signal = this.abort.signal;
+    const waiter = this.waiter;
     let failures = 0;
     // True after a wait on a timer: that already let the event loop turn, no extra yield needed.
     let waited = true;
     this.setState("running");
     while (!this.stopRequested) {
       // Between iterations, never before the first: start() finds iteration 1 already called.
-      if (!waited) await yieldToEventLoop(signal);
+      if (!waited) await waiter.yield();
       waited = false;
       if (this.stopRequested) break;
       this.iterations += 1;
-      const failure = await this.iterate();
+      this.beginIteration();
+      let failure: { error: unknown } | undefined;
+      try {
+        await this.body(this.context);
+      } catch (error) {
+        failure = { error };
+      }
+      this.endIteration();
       const complete = this.completeRequested || this.iterations >= maxIterations;
       if (failure === undefined) {
         failures = 0;
         if (complete) break;
-        if (interval > 0) waited = await sleep(interval, signal);
+        if (interval > 0) waited = await waiter.sleep(interval);
         continue;
       }
-      if (signal.aborted) {
+      if (this.stopRequested) {
         // Thrown because shutdown aborted the signal: that is the loop stopping, not failing.
         this.logger.debug(
           { loop: this.name, error: errorMessage(failure.error) },
@@ -197,7 +236,7 @@ export class LoopRunner implements Runnable {
         );
         if (complete) break;
         this.setState("backoff");
-        waited = await sleep(delay, signal);
+        waited = await waiter.sleep(delay);
         if (!this.stopRequested) this.setState("running");
         continue;
       }
@@ -212,39 +251,27 @@ export class LoopRunner implements Runnable {
     this.setState("stopped");
   }
 
-  private async iterate(): Promise<{ error: unknown } | undefined> {
-    this.beginIteration();
-    try {
-      await this.body(this.context);
-      return undefined;
-    } catch (error) {
-      return { error };
-    } finally {
-      this.endIteration();
-    }
-  }
-
   private beginIteration(): void {
     this.inIteration = true;
-    this.lastProgressAt = now();
     if (this.options.stallTimeout !== Infinity) {
-      this.health.progress(this, this.options.stallTimeout, this.lastProgressAt);
+      this.lastProgressAt = now();
+      this.health?.progress(this, this.options.stallTimeout, this.lastProgressAt);
     }
   }
 
   private heartbeat(): void {
-    if (!this.inIteration) return;
+    if (!this.inIteration || this.options.stallTimeout === Infinity) return;
     this.noteRecovery();
     this.lastProgressAt = now();
-    if (this.options.stallTimeout !== Infinity) {
-      this.health.progress(this, this.options.stallTimeout, this.lastProgressAt);
-    }
+    this.health?.progress(this, this.options.stallTimeout, this.lastProgressAt);
   }
 
   private endIteration(): void {
-    this.noteRecovery();
+    if (this.options.stallTimeout !== Infinity) {
+      this.noteRecovery();
+      this.health?.settle(this, this.options.stallTimeout);
+    }
     this.inIteration = false;
-    if (this.options.stallTimeout !== Infinity) this.health.settle(this, this.options.stallTimeout);
   }
 
   private isStalled(): boolean {
@@ -261,7 +288,7 @@ export class LoopRunner implements Runnable {
   }
 
   private setState(next: LoopState): void {
-    this.health.transition(this.current, next);
+    this.health?.transition(this.current, next);
     this.current = next;
   }
 }

@@ -5,14 +5,23 @@
  * `Symbol.for(...)` so two installed copies of loopgroup see each other's
  * declarations; they are never exported.
  */
-import "reflect-metadata";
+import { createRequire } from "node:module";
+import type {} from "reflect-metadata"; // the global Reflect metadata types only
 import type { ResolvedHealthCheckOptions, ResolvedLoopOptions } from "./options.js";
+
+// Installs the Reflect metadata API. Loaded with require(): reflect-metadata is
+// CommonJS, and going through Node's ESM-to-CommonJS wrapper costs about 6 ms
+// more at cold start (docs/benchmarks.md). It shares the CommonJS cache with
+// any `import "reflect-metadata"` of the user's, so it runs once.
+createRequire(import.meta.url)("reflect-metadata");
 
 const LOOPS = Symbol.for("loopgroup:loops");
 const START_HOOKS = Symbol.for("loopgroup:on-start");
 const SHUTDOWN_HOOKS = Symbol.for("loopgroup:on-shutdown");
 const CHECKS = Symbol.for("loopgroup:health-checks");
 const HEALTH_PORT = Symbol.for("loopgroup:health-port");
+/** Per class: method -> the decorator that claimed it, to refuse a second one in O(1). */
+const CLAIMS = Symbol.for("loopgroup:claims");
 
 /** A class constructor as far as metadata is concerned. */
 export type AnyClass = abstract new (...args: never[]) => object;
@@ -48,12 +57,21 @@ function ownList<T>(key: symbol, target: AnyClass): readonly T[] {
   return (Reflect.getOwnMetadata(key, target) as readonly T[] | undefined) ?? [];
 }
 
+/**
+ * Appends in place: a class with thousands of decorated methods must not copy
+ * its list on every decoration. Entries are frozen; the list is only ever
+ * handed out as a copy (see readChain).
+ */
 function append<T extends MemberDeclaration>(key: symbol, target: AnyClass, item: T): void {
-  Reflect.defineMetadata(
-    key,
-    Object.freeze([...ownList<T>(key, target), Object.freeze(item)]),
-    target,
-  );
+  let claims = Reflect.getOwnMetadata(CLAIMS, target) as Map<string | symbol, string> | undefined;
+  if (claims === undefined) {
+    claims = new Map();
+    Reflect.defineMetadata(CLAIMS, claims, target);
+  }
+  claims.set(item.method, item.decorator);
+  const own = Reflect.getOwnMetadata(key, target) as T[] | undefined;
+  if (own === undefined) Reflect.defineMetadata(key, [Object.freeze(item)], target);
+  else own.push(Object.freeze(item));
 }
 
 /** Classes from the base class down to `target`. */
@@ -83,11 +101,9 @@ function readChain<T extends MemberDeclaration>(key: symbol, target: AnyClass): 
 
 /** The decorator that already claimed `method` in this very class, if any. */
 export function claimedBy(target: AnyClass, method: string | symbol): string | undefined {
-  for (const key of memberKeys) {
-    const found = ownList<MemberDeclaration>(key, target).find((d) => d.method === method);
-    if (found) return found.decorator;
-  }
-  return undefined;
+  return (Reflect.getOwnMetadata(CLAIMS, target) as Map<string | symbol, string> | undefined)?.get(
+    method,
+  );
 }
 
 /** Records a `@Loop()` method. */

@@ -30,23 +30,56 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
   });
 }
 
+function wakeWaiter(waiter: Waiter, completed: boolean): void {
+  waiter.settle(completed);
+}
+
 /**
- * Lets timers, sockets and other loops run before going on (one
- * `setImmediate`); resolves at once when `signal` aborts.
+ * One wait at a time (a timer or a turn of the event loop), ended at once by
+ * `interrupt()`. A loop uses it between iterations: unlike an AbortSignal it
+ * adds no listener per wait, and every later wait after an interrupt
+ * resolves at once. Its timers are cleared when interrupted.
  */
-export function yieldToEventLoop(signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const onAbort = (): void => {
-      globalThis.clearImmediate(immediate);
-      resolve();
-    };
-    const immediate = globalThis.setImmediate(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
+export class Waiter {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private immediate: ReturnType<typeof setImmediate> | undefined;
+  private wake: ((completed: boolean) => void) | undefined;
+  private interrupted = false;
+
+  /** Resolves true after `ms`, false when interrupted. */
+  sleep(ms: number): Promise<boolean> {
+    if (this.interrupted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      this.timer = globalThis.setTimeout(wakeWaiter, ms, this, true);
     });
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+  }
+
+  /** Resolves true after one turn of the event loop (`setImmediate`), false when interrupted. */
+  yield(): Promise<boolean> {
+    if (this.interrupted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      this.immediate = globalThis.setImmediate(wakeWaiter, this, true);
+    });
+  }
+
+  /** Ends the current wait, and makes every later one resolve false at once. */
+  interrupt(): void {
+    this.interrupted = true;
+    if (this.timer !== undefined) globalThis.clearTimeout(this.timer);
+    if (this.immediate !== undefined) globalThis.clearImmediate(this.immediate);
+    this.settle(false);
+  }
+
+  /** Ends the current wait with `completed`; called by its timer, or by interrupt(). */
+  settle(completed: boolean): void {
+    this.timer = undefined;
+    this.immediate = undefined;
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.(completed);
+  }
 }
 
 /** One point in time that several waits are measured against. */

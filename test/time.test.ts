@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { deadline, now, sleep, withTimeout, yieldToEventLoop } from "../src/time.js";
+import { deadline, now, sleep, Waiter, withTimeout } from "../src/time.js";
 import { useFakeClock } from "./helpers/clock.js";
 import { forever } from "./helpers/deferred.js";
 
@@ -29,13 +29,31 @@ describe("time", () => {
     expect(await sleep(10, controller.signal)).to.equal(false);
   });
 
-  it("yieldToEventLoop waits for one turn of the event loop", async () => {
-    let done = false;
-    void yieldToEventLoop().then(() => (done = true));
+  it("a Waiter sleeps, yields one turn, and ends either at once when interrupted, clearing its timers", async () => {
+    const waiter = new Waiter();
+    const slept = waiter.sleep(1_000);
+    await clock().tickAsync(1_000);
+    expect(await slept).to.equal(true);
+    let yielded: boolean | undefined;
+    void waiter.yield().then((r) => (yielded = r));
     await Promise.resolve();
-    expect(done).to.equal(false);
-    await clock().tickAsync(0);
-    expect(done).to.equal(true);
+    expect(yielded).to.equal(undefined);
+    await clock().tickAsync(1);
+    expect(yielded).to.equal(true);
+    const interrupted = waiter.sleep(60_000);
+    waiter.interrupt();
+    expect(await interrupted).to.equal(false);
+    expect(clock().countTimers()).to.equal(0);
+    expect(await waiter.yield()).to.equal(false);
+    expect(await waiter.sleep(5)).to.equal(false);
+  });
+
+  it("interrupting a Waiter during a yield clears the immediate", async () => {
+    const waiter = new Waiter();
+    const yielded = waiter.yield();
+    waiter.interrupt();
+    expect(await yielded).to.equal(false);
+    expect(clock().countTimers()).to.equal(0);
   });
 
   it("now follows the fake clock", async () => {

@@ -1,0 +1,395 @@
+// npm run bench [-- --quick]: every figure measured side by side in one run; see docs/benchmarks.md.
+import autocannon from "autocannon";
+import type { EventEmitter } from "node:events";
+import { writeFile } from "node:fs/promises";
+import { cpus, totalmem } from "node:os";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { median, sleep, Subject } from "./lib/subject.js";
+
+const { values: args } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
+const quick = args.quick === true;
+const ROUNDS = 3;
+const probeSeconds = quick ? 1 : 5;
+const began = performance.now();
+
+interface Probe {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+/** Exact percentile (ms) of unsorted samples. */
+function percentile(samples: number[], p: number): number {
+  if (samples.length === 0) return NaN;
+  const sorted = Float64Array.from(samples).sort();
+  const at = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return Math.round((sorted[at] ?? NaN) * 1000) / 1000;
+}
+
+async function load(port: number, path = "/health/ready"): Promise<Probe> {
+  // autocannon's own percentiles are whole milliseconds; keep every response time (fractional ms) instead.
+  const latencies: number[] = [];
+  // Without a callback autocannon returns a promise that is also an EventEmitter (its types show only the promise).
+  const instance = autocannon({
+    url: `http://127.0.0.1:${port}${path}`,
+    connections: 10,
+    pipelining: 1,
+    duration: probeSeconds,
+  }) as unknown as Promise<autocannon.Result> & EventEmitter;
+  (instance as EventEmitter).on(
+    "response",
+    (_client: unknown, _status: number, _bytes: number, responseTime: number) => {
+      latencies.push(responseTime);
+    },
+  );
+  const result = await instance;
+  return {
+    rps: result.requests.average,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    errors: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+/** Runs `measure` on each subject, alternating their order every round; returns per-subject samples. */
+async function rounds<T>(
+  subjects: Record<string, () => Promise<T>>,
+  count = ROUNDS,
+): Promise<Record<string, T[]>> {
+  const names = Object.keys(subjects);
+  const samples: Record<string, T[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (let round = 0; round < count; round += 1) {
+    const order = round % 2 === 0 ? names : [...names].reverse();
+    for (const name of order) {
+      const measure = subjects[name];
+      if (measure) samples[name]?.push(await measure());
+    }
+  }
+  return samples;
+}
+
+async function probeRun(
+  file: string,
+  env: Record<string, string> = {},
+  path = "/health/ready",
+): Promise<Probe> {
+  const subject = new Subject(file, env);
+  try {
+    const { port } = await subject.ready;
+    return await load(port, path);
+  } finally {
+    await subject.stop();
+  }
+}
+
+const medianOf = (samples: Probe[], key: keyof Probe): number => median(samples.map((s) => s[key]));
+
+// 1. Probe throughput and latency.
+const throughput = await rounds({
+  "node:http": () => probeRun("bare-http"),
+  loopgroup: () => probeRun("loopgroup"),
+  lightship: () => probeRun("lightship", {}, "/ready"),
+  terminus: () => probeRun("terminus"),
+});
+
+// 2. Probes while 100 loops iterate as fast as they can.
+const loaded = await rounds({
+  "loopgroup, 100 busy loops": () => probeRun("loopgroup", { LOOPS: "100", BUSY: "1" }),
+});
+
+// 3. Loop overhead, in one process.
+const overheadSubject = new Subject("loop-overhead", {
+  WINDOW_MS: quick ? "300" : "1000",
+  ROUNDS: String(ROUNDS),
+});
+const overhead = await overheadSubject.next<{ framework: number[]; handWritten: number[] }>(
+  "loopOverhead",
+);
+await overheadSubject.stop();
+
+// 4. Shutdown latency: SIGTERM to exit.
+async function shutdownRun(file: string, env: Record<string, string> = {}): Promise<number> {
+  const subject = new Subject(file, env);
+  await subject.ready;
+  await sleep(50);
+  const sent = performance.now();
+  subject.child.kill("SIGTERM");
+  const { at } = await subject.exited;
+  return at - sent;
+}
+const shutdown = await rounds({
+  "loopgroup (10 loops on 60 s interval)": () =>
+    shutdownRun("loopgroup", { LOOPS: "10", INTERVAL: "60000" }),
+  "lightship, zero delays": () => shutdownRun("lightship", { SHUTDOWN_DELAY: "0" }),
+  "terminus, zero timeout": () => shutdownRun("terminus", { TIMEOUT: "0" }),
+});
+// Lightship's default 5 s shutdownDelay is a fixed reference figure: the quick run leaves it out.
+const shutdownDefaults = quick
+  ? {}
+  : await rounds({
+      "lightship, defaults": () => shutdownRun("lightship"),
+      "terminus, defaults": () => shutdownRun("terminus"),
+    });
+
+// 5. Cold start, idle RSS, import cost.
+interface Start {
+  coldMs: number;
+  rss: number;
+  importMs: number;
+}
+async function startRun(file: string, env: Record<string, string> = {}): Promise<Start> {
+  const subject = new Subject(file, env);
+  try {
+    const { port, importMs } = await subject.ready;
+    // Cold start ends at the first 200 on /health/ready, seen from outside.
+    const coldMs = await firstOk(port, subject.spawnedAt);
+    await sleep(quick ? 300 : 1_000);
+    return { coldMs, rss: await subject.rss(), importMs };
+  } finally {
+    await subject.stop();
+  }
+}
+async function firstOk(port: number, since: number): Promise<number> {
+  for (;;) {
+    const ok = await fetch(`http://127.0.0.1:${port}/health/ready`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) return performance.now() - since;
+    await sleep(1);
+  }
+}
+const starts = await rounds({
+  "node:http": () => startRun("bare-http"),
+  loopgroup: () => startRun("loopgroup"),
+});
+
+// 6. Scale: 10 000 loops on a 1 000 ms interval, beside the memory floor of 10 000 hand-written loops.
+interface Scale extends Probe {
+  rss: number;
+  setupMs: number;
+  heapPerLoop: number;
+}
+async function scaleRun(file: string, loops: number, probe = true): Promise<Scale> {
+  const subject = new Subject(file, { LOOPS: String(loops), INTERVAL: "1000" });
+  try {
+    const { port, setupMs, loopHeapBytes } = await subject.ready;
+    // The probe load spans the moment every loop wakes from its first 1 000 ms sleep.
+    const measured = probe ? await load(port) : { rps: NaN, p50: NaN, p99: NaN, errors: 0 };
+    if (!probe && !quick) await sleep(1_100);
+    const rss = await subject.rss();
+    return { ...measured, rss, setupMs, heapPerLoop: (loopHeapBytes ?? NaN) / loops };
+  } finally {
+    await subject.stop();
+  }
+}
+const scale = await rounds({
+  "1 loop": () => scaleRun("loopgroup", 1),
+  "10 000 loops": () => scaleRun("loopgroup", 10_000),
+  "1 hand-written loop": () => scaleRun("hand-written-loops", 1, false),
+  "10 000 hand-written loops": () => scaleRun("hand-written-loops", 10_000, false),
+});
+
+// Report.
+const bare = throughput["node:http"] ?? [];
+const lg = throughput.loopgroup ?? [];
+const lgRps = medianOf(lg, "rps");
+const mb = (bytes: number): number => Math.round((bytes / 1024 / 1024) * 10) / 10;
+const startOf = (name: string, key: keyof Start): number =>
+  median((starts[name] ?? []).map((s) => s[key]));
+const scaleOf = (name: string, key: keyof Scale): number =>
+  median((scale[name] ?? []).map((s) => s[key]));
+const rssPerLoop = (scaleOf("10 000 loops", "rss") - scaleOf("1 loop", "rss")) / 9_999;
+const handWrittenRssPerLoop =
+  (scaleOf("10 000 hand-written loops", "rss") - scaleOf("1 hand-written loop", "rss")) / 9_999;
+
+const figures = {
+  probeThroughput: Object.fromEntries(
+    Object.entries(throughput).map(([name, samples]) => [
+      name,
+      {
+        rps: medianOf(samples, "rps"),
+        p50Ms: medianOf(samples, "p50"),
+        p99Ms: medianOf(samples, "p99"),
+        errors: medianOf(samples, "errors"),
+      },
+    ]),
+  ),
+  probesUnderLoad: {
+    idleP99Ms: medianOf(lg, "p99"),
+    loadedP99Ms: medianOf(loaded["loopgroup, 100 busy loops"] ?? [], "p99"),
+    loadedRps: medianOf(loaded["loopgroup, 100 busy loops"] ?? [], "rps"),
+  },
+  loopOverhead: {
+    frameworkPerSecond: median(overhead.framework),
+    handWrittenPerSecond: median(overhead.handWritten),
+  },
+  shutdownLatencyMs: Object.fromEntries(
+    [...Object.entries(shutdown), ...Object.entries(shutdownDefaults)].map(([name, samples]) => [
+      name,
+      median(samples),
+    ]),
+  ),
+  coldStart: {
+    bareMs: startOf("node:http", "coldMs"),
+    loopgroupMs: startOf("loopgroup", "coldMs"),
+    bareRssMb: mb(startOf("node:http", "rss")),
+    loopgroupRssMb: mb(startOf("loopgroup", "rss")),
+    importMs: startOf("loopgroup", "importMs"),
+  },
+  scale: {
+    oneLoopP99Ms: scaleOf("1 loop", "p99"),
+    tenThousandP99Ms: scaleOf("10 000 loops", "p99"),
+    rssPerLoopBytes: Math.round(rssPerLoop),
+    heapPerLoopBytes: Math.round(scaleOf("10 000 loops", "heapPerLoop")),
+    handWrittenRssPerLoopBytes: Math.round(handWrittenRssPerLoop),
+    handWrittenHeapPerLoopBytes: Math.round(scaleOf("10 000 hand-written loops", "heapPerLoop")),
+    tenThousandSetupMs: scaleOf("10 000 loops", "setupMs"),
+  },
+};
+
+const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
+const ratios = {
+  throughputVsBare: ratio(lgRps, medianOf(bare, "rps")),
+  throughputVsLightship: ratio(lgRps, medianOf(throughput.lightship ?? [], "rps")),
+  throughputVsTerminus: ratio(lgRps, medianOf(throughput.terminus ?? [], "rps")),
+  loadedOverIdleP99: ratio(
+    figures.probesUnderLoad.loadedP99Ms,
+    Math.max(figures.probesUnderLoad.idleP99Ms, 1),
+  ),
+  loopOverheadVsHandWritten: ratio(
+    figures.loopOverhead.frameworkPerSecond,
+    figures.loopOverhead.handWrittenPerSecond,
+  ),
+  coldStartVsBare: ratio(figures.coldStart.loopgroupMs, figures.coldStart.bareMs),
+  idleRssOverBareMb:
+    Math.round((figures.coldStart.loopgroupRssMb - figures.coldStart.bareRssMb) * 10) / 10,
+  tenThousandOverOneLoopP99: ratio(
+    figures.scale.tenThousandP99Ms,
+    Math.max(figures.scale.oneLoopP99Ms, 1),
+  ),
+};
+const targets = [
+  [
+    "probe throughput vs node:http",
+    ratios.throughputVsBare,
+    ">= 0.90",
+    ratios.throughputVsBare >= 0.9,
+  ],
+  [
+    "probe throughput vs lightship",
+    ratios.throughputVsLightship,
+    ">= 1.0",
+    ratios.throughputVsLightship >= 1,
+  ],
+  [
+    "probe throughput vs terminus",
+    ratios.throughputVsTerminus,
+    ">= 1.0",
+    ratios.throughputVsTerminus >= 1,
+  ],
+  [
+    "ready p99, 100 busy loops / idle",
+    ratios.loadedOverIdleP99,
+    "<= 3",
+    ratios.loadedOverIdleP99 <= 3,
+  ],
+  [
+    "loop iterations/s vs hand-written",
+    ratios.loopOverheadVsHandWritten,
+    ">= 0.85",
+    ratios.loopOverheadVsHandWritten >= 0.85,
+  ],
+  [
+    "shutdown latency median (ms)",
+    Math.round(figures.shutdownLatencyMs["loopgroup (10 loops on 60 s interval)"] ?? NaN),
+    "<= 100",
+    (figures.shutdownLatencyMs["loopgroup (10 loops on 60 s interval)"] ?? Infinity) <= 100,
+  ],
+  ["cold start vs node:http", ratios.coldStartVsBare, "<= 1.3", ratios.coldStartVsBare <= 1.3],
+  [
+    "idle RSS over node:http (MB)",
+    ratios.idleRssOverBareMb,
+    "<= 10",
+    ratios.idleRssOverBareMb <= 10,
+  ],
+  [
+    "ready p99, 10 000 loops / 1 loop",
+    ratios.tenThousandOverOneLoopP99,
+    "<= 2",
+    ratios.tenThousandOverOneLoopP99 <= 2,
+  ],
+  [
+    "RSS per loop (bytes)",
+    figures.scale.rssPerLoopBytes,
+    "<= 2048",
+    figures.scale.rssPerLoopBytes <= 2048,
+  ],
+] as const;
+
+const lines: string[] = [];
+lines.push(
+  `## Probe throughput, GET /health/ready, 10 keep-alive connections, ${probeSeconds} s x ${ROUNDS} rounds (medians)`,
+  "",
+);
+lines.push("| subject | req/s | p50 ms | p99 ms | x node:http |", "|---|---:|---:|---:|---:|");
+for (const [name, f] of Object.entries(figures.probeThroughput)) {
+  lines.push(
+    `| ${name} | ${Math.round(f.rps)} | ${f.p50Ms} | ${f.p99Ms} | ${ratio(f.rps, medianOf(bare, "rps"))} |`,
+  );
+}
+lines.push("", "## Targets", "", "| figure | measured | target | met |", "|---|---:|---|---|");
+for (const [name, value, target, met] of targets)
+  lines.push(`| ${name} | ${value} | ${target} | ${met ? "yes" : "**no**"} |`);
+lines.push("", "## Other figures", "", "| figure | value |", "|---|---:|");
+lines.push(
+  `| ready p99 idle / with 100 busy loops (ms) | ${figures.probesUnderLoad.idleP99Ms} / ${figures.probesUnderLoad.loadedP99Ms} |`,
+);
+lines.push(
+  `| empty @Loop / hand-written loop (iterations/s) | ${Math.round(figures.loopOverhead.frameworkPerSecond)} / ${Math.round(figures.loopOverhead.handWrittenPerSecond)} |`,
+);
+for (const [name, ms] of Object.entries(figures.shutdownLatencyMs))
+  lines.push(`| shutdown latency, ${name} (ms) | ${Math.round(ms)} |`);
+lines.push(
+  `| cold start node:http / loopgroup (ms) | ${Math.round(figures.coldStart.bareMs)} / ${Math.round(figures.coldStart.loopgroupMs)} |`,
+);
+lines.push(
+  `| idle RSS node:http / loopgroup (MB) | ${figures.coldStart.bareRssMb} / ${figures.coldStart.loopgroupRssMb} |`,
+);
+lines.push(`| import("loopgroup") (ms) | ${Math.round(figures.coldStart.importMs * 10) / 10} |`);
+lines.push(
+  `| ready p99 with 1 / 10 000 loops (ms) | ${figures.scale.oneLoopP99Ms} / ${figures.scale.tenThousandP99Ms} |`,
+);
+lines.push(`| bootstrap of 10 000 loops (ms) | ${Math.round(figures.scale.tenThousandSetupMs)} |`);
+lines.push(
+  `| per loop, loopgroup: RSS / heap (bytes) | ${figures.scale.rssPerLoopBytes} / ${figures.scale.heapPerLoopBytes} |`,
+);
+lines.push(
+  `| per loop, hand-written async loop on setTimeout: RSS / heap (bytes) | ${figures.scale.handWrittenRssPerLoopBytes} / ${figures.scale.handWrittenHeapPerLoopBytes} |`,
+);
+const report = lines.join("\n");
+console.log(report);
+
+const machine = {
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model ?? "unknown",
+  memoryGb: Math.round(totalmem() / 2 ** 30),
+};
+const results = {
+  date: new Date().toISOString(),
+  mode: quick ? "quick" : "full",
+  node: process.version,
+  machine,
+  rounds: ROUNDS,
+  probeSeconds,
+  durationSeconds: Math.round((performance.now() - began) / 1000),
+  figures,
+  ratios,
+  targets: targets.map(([figure, measured, target, met]) => ({ figure, measured, target, met })),
+  samples: { throughput, loaded, overhead, shutdown, shutdownDefaults, starts, scale },
+};
+const out = fileURLToPath(new URL("../../bench/results.json", import.meta.url));
+await writeFile(out, `${JSON.stringify(results, null, 2)}\n`);
+console.log(`\nwrote ${out} in ${results.durationSeconds} s (${results.mode})`);

@@ -1,0 +1,59 @@
+// Iterations per second of an empty @Loop against a hand-written loop, alternating in one process.
+import { bootstrap, Loop } from "loopgroup";
+import { envNumber } from "./report.js";
+
+const windowMs = envNumber("WINDOW_MS", 1_000);
+const rounds = envNumber("ROUNDS", 3);
+
+let count = 0;
+class Empty {
+  @Loop()
+  spin(): void {
+    count += 1;
+  }
+}
+
+async function framework(): Promise<number> {
+  count = 0;
+  const app = await bootstrap(Empty, {
+    healthPort: false,
+    signals: false,
+    exit: false,
+    logger: false,
+  });
+  const start = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, windowMs));
+  const done = count;
+  const elapsed = performance.now() - start;
+  await app.shutdown();
+  return (done / elapsed) * 1_000;
+}
+
+async function handWritten(): Promise<number> {
+  let n = 0;
+  const fn: () => unknown = () => (n += 1);
+  const controller = new AbortController();
+  const signal = controller.signal;
+  const start = performance.now();
+  const timer = setTimeout(() => controller.abort(), windowMs);
+  while (!signal.aborted) {
+    await fn();
+    await new Promise(setImmediate);
+  }
+  clearTimeout(timer);
+  return (n / (performance.now() - start)) * 1_000;
+}
+
+const results: { framework: number[]; handWritten: number[] } = { framework: [], handWritten: [] };
+await handWritten(); // warm up both paths once
+await framework();
+for (let round = 0; round < rounds; round += 1) {
+  if (round % 2 === 0) {
+    results.framework.push(await framework());
+    results.handWritten.push(await handWritten());
+  } else {
+    results.handWritten.push(await handWritten());
+    results.framework.push(await framework());
+  }
+}
+process.stdout.write(`${JSON.stringify({ loopOverhead: results })}\n`);

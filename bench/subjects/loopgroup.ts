@@ -1,0 +1,40 @@
+// loopgroup with LOOPS loops (default 1) on INTERVAL ms (default 60 000); BUSY=1 makes them empty hot loops.
+import { envNumber, reportReady, settledHeap } from "./report.js";
+
+const importStart = performance.now();
+const { bootstrap, Loop } = await import("loopgroup");
+const importMs = performance.now() - importStart;
+
+const count = envNumber("LOOPS", 1);
+const busy = process.env.BUSY === "1";
+const interval = busy ? 0 : envNumber("INTERVAL", 60_000);
+
+class Subject {}
+let iterations = 0;
+for (let i = 0; i < count; i += 1) {
+  const name = `loop${i}`;
+  const descriptor: PropertyDescriptor = {
+    value: function (): void {
+      iterations += 1;
+    },
+    writable: true,
+    configurable: true,
+  };
+  Object.defineProperty(Subject.prototype, name, descriptor);
+  Loop({ interval })(Subject.prototype, name, descriptor as TypedPropertyDescriptor<() => void>);
+}
+
+const heapBefore = settledHeap();
+const setupStart = performance.now();
+const app = await bootstrap(Subject, { healthHost: "127.0.0.1", healthPort: 0, logger: false });
+const setupMs = performance.now() - setupStart;
+// Garbage from setup is not the framework's steady cost: settledHeap() collects it before RSS is read.
+const loopHeapBytes = settledHeap() - heapBefore;
+reportReady({
+  port: app.address?.port ?? 0,
+  importMs,
+  startupMs: performance.now(),
+  setupMs,
+  loopHeapBytes,
+});
+process.on("SIGUSR2", () => process.stdout.write(`${JSON.stringify({ iterations })}\n`));
