@@ -44,6 +44,8 @@ export const SERVER_LIMITS = {
   headersTimeout: 5_000,
   requestTimeout: 10_000,
   keepAliveTimeout: 5_000,
+  /** A connection that sends nothing at all for this long is closed (headersTimeout starts only at the first byte). */
+  idleSocketTimeout: 5_000,
   maxHeaderSize: 8_192,
   connectionsCheckingInterval: 1_000,
   /** How long stop() lets in-flight requests finish before closing their sockets. */
@@ -152,6 +154,7 @@ export class HealthServer {
       (request, response) => this.handle(request, response),
     );
     server.keepAliveTimeout = SERVER_LIMITS.keepAliveTimeout;
+    server.setTimeout(SERVER_LIMITS.idleSocketTimeout); // no 'timeout' listener: the socket is destroyed
     // A broken client connection is the client's problem: close it quietly.
     server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) =>
       this.rejectClient(error, socket),

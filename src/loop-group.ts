@@ -95,6 +95,8 @@ export class LoopGroup {
   private phase: Phase = "created";
   private startupComplete = false;
   private starting: Promise<void> | undefined;
+  /** The `@OnStart` hook being awaited, to name it if shutdown outlives it. */
+  private startHookRunning: string | undefined;
   private shuttingDown: Promise<ShutdownResult> | undefined;
   private readonly ends: Promise<void>[] = [];
   private readonly pending = new Set<Runnable>();
@@ -249,7 +251,9 @@ export class LoopGroup {
       await this.server?.start();
       for (const hook of this.onStart) {
         if (this.shuttingDown) return;
+        this.startHookRunning = hook.name;
         await runStartHook(hook);
+        this.startHookRunning = undefined;
       }
     } catch (error) {
       const failure =
@@ -326,13 +330,19 @@ export class LoopGroup {
     try {
       if (this.starting !== undefined) {
         const started = await budget.race(this.starting);
-        if (!started.settled) timedOut.push("@OnStart");
-        else if (started.failed) startFailed = true;
+        if (!started.settled) {
+          timedOut.push(this.startHookRunning ?? "@OnStart");
+          this.logger.warn(
+            { hook: this.startHookRunning },
+            "@OnStart hook still running at the shutdown deadline",
+          );
+        } else if (started.failed) startFailed = true;
       }
       if (this.drainDelay > 0 && this.pending.size > 0) await sleep(this.drainDelay, budget.signal);
       for (const loop of this.pending) stopQuietly(loop, this.logger);
-      const stopped = await budget.race(Promise.all(this.ends));
-      if (!stopped.settled) {
+      const stopped =
+        this.pending.size === 0 ? undefined : await budget.race(Promise.all(this.ends));
+      if (stopped?.settled === false && this.pending.size > 0) {
         const stubborn = [...this.pending].map((l) => l.name);
         timedOut.push(...stubborn);
         this.logger.warn({ loops: stubborn }, "loops still running at the shutdown deadline");

@@ -22,8 +22,8 @@ export class Worker {
   private readonly spawnedAt = performance.now();
   private mark = this.spawnedAt;
 
-  constructor(script: string, env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [script], {
+  constructor(script: string, env: Record<string, string> = {}, nodeArgs: readonly string[] = []) {
+    this.child = spawn(process.execPath, [...nodeArgs, script], {
       env: { PATH: process.env.PATH ?? "", HEALTH_HOST: "127.0.0.1", HEALTH_PORT: "0", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
