@@ -1,26 +1,10 @@
 import { expect } from "chai";
 import { Agent } from "node:http";
-import { connect, type Socket } from "node:net";
 import { HealthServer, ListenError, type HealthServerOptions } from "../src/index.js";
 import { probe } from "./helpers/probe.js";
+import { rawRequest } from "./helpers/raw.js";
 
-/** Sends raw bytes and collects whatever comes back until the server closes or `ms` pass. */
-function raw(port: number, payload: string, ms = 2_000): Promise<string> {
-  return new Promise((resolve) => {
-    const socket: Socket = connect(port, "127.0.0.1");
-    let received = "";
-    const finish = (): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(received);
-    };
-    const timer = setTimeout(finish, ms);
-    socket.on("data", (chunk) => (received += chunk.toString("latin1")));
-    socket.on("close", finish);
-    socket.on("error", finish);
-    socket.write(payload);
-  });
-}
+const raw = (port: number, payload: string): Promise<string> => rawRequest(port, payload);
 
 describe("HealthServer (real HTTP on 127.0.0.1)", () => {
   const servers: HealthServer[] = [];

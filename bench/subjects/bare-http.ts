@@ -1,5 +1,5 @@
 // The baseline: node:http answering every request with the same body and headers as a healthy probe.
-import { envNumber, reportReady } from "./report.js";
+import { envNumber, listenAndReport } from "./report.js";
 
 const importStart = performance.now();
 const { createServer } = await import("node:http");
@@ -16,16 +16,7 @@ const server = createServer((_request, response) => {
   response.writeHead(200, headers);
   response.end(body);
 });
-server.listen(envNumber("PORT", 0), "127.0.0.1", () => {
-  (globalThis as { gc?: () => void }).gc?.();
-  const address = server.address();
-  reportReady({
-    port: typeof address === "object" && address !== null ? address.port : 0,
-    importMs,
-    startupMs: performance.now(),
-    setupMs: performance.now() - setupStart,
-  });
-});
+listenAndReport(server, importMs, setupStart, envNumber("PORT", 0));
 process.on("SIGTERM", () => {
   server.close(() => process.exit(0));
   server.closeIdleConnections();

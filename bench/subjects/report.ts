@@ -1,3 +1,5 @@
+import type { Server } from "node:http";
+
 /** Every subject prints one JSON line on stdout once it answers probes. */
 export interface Ready {
   readonly port: number;
@@ -15,6 +17,25 @@ export interface Ready {
 export function settledHeap(): number {
   (globalThis as { gc?: () => void }).gc?.();
   return process.memoryUsage().heapUsed;
+}
+
+/** Listens on 127.0.0.1 (`port`, default any) and reports ready with the bound port. */
+export function listenAndReport(
+  server: Server,
+  importMs: number,
+  setupStart: number,
+  port = 0,
+): void {
+  server.listen(port, "127.0.0.1", () => {
+    (globalThis as { gc?: () => void }).gc?.();
+    const address = server.address();
+    reportReady({
+      port: typeof address === "object" && address !== null ? address.port : 0,
+      importMs,
+      startupMs: performance.now(),
+      setupMs: performance.now() - setupStart,
+    });
+  });
 }
 
 export function reportReady(ready: Ready): void {

@@ -1,6 +1,6 @@
 // @godaddy/terminus on a node:http server, configured per its documentation; TIMEOUT (ms) overrides timeout (default 1 000).
 import { createServer } from "node:http";
-import { reportReady } from "./report.js";
+import { listenAndReport } from "./report.js";
 
 const importStart = performance.now();
 const { createTerminus } = await import("@godaddy/terminus");
@@ -17,12 +17,4 @@ createTerminus(server, {
   signals: ["SIGTERM"],
   ...(timeout === undefined ? {} : { timeout: Number(timeout) }),
 });
-server.listen(0, "127.0.0.1", () => {
-  const address = server.address();
-  reportReady({
-    port: typeof address === "object" && address !== null ? address.port : 0,
-    importMs,
-    startupMs: performance.now(),
-    setupMs: performance.now() - setupStart,
-  });
-});
+listenAndReport(server, importMs, setupStart);

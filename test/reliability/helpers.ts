@@ -1,4 +1,3 @@
-import { connect } from "node:net";
 import { readFile } from "node:fs/promises";
 import { probe } from "../helpers/probe.js";
 import type { Worker } from "../e2e/helpers.js";
@@ -48,35 +47,6 @@ export function watchLoops(port: number, everyMs = 250) {
       return { samples, problems };
     },
   };
-}
-
-/** Sends raw bytes on a fresh connection; optionally half-closes; resolves with the first bytes back (or ""). */
-export function rawRequest(
-  port: number,
-  bytes: Buffer,
-  halfOpen: boolean,
-  timeoutMs = 1_500,
-): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    let answer = "";
-    const finish = (): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(answer);
-    };
-    const timer = setTimeout(finish, timeoutMs);
-    socket.on("connect", () => {
-      socket.write(bytes);
-      if (halfOpen) socket.end();
-    });
-    socket.on("data", (chunk: Buffer) => {
-      answer += chunk.toString("latin1", 0, Math.min(chunk.length, 64));
-      if (answer.length >= 12) finish();
-    });
-    socket.on("error", finish);
-    socket.on("close", finish);
-  });
 }
 
 /** Runs `tasks` with at most `limit` in flight. */

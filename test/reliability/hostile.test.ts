@@ -4,7 +4,8 @@ import { connect, type Socket } from "node:net";
 import { probe } from "../helpers/probe.js";
 import { compiled, Worker } from "../e2e/helpers.js";
 import { figures } from "./figures.js";
-import { pause, pool, rawRequest, rss, terminate, watchLoops } from "./helpers.js";
+import { rawRequest } from "../helpers/raw.js";
+import { pause, pool, rss, terminate, watchLoops } from "./helpers.js";
 
 const CRLF = "\r\n";
 const BUDGET = 5_000;
@@ -144,7 +145,7 @@ describe("reliability: hostile clients against a running worker's probe port", f
     // Warm up with 1 000 requests of the same mix (another seed), so allocator pools hold their
     // working set before "before" is read: growth after that is what a leak would look like.
     await pool(fc.sample(hostile, { numRuns: 1_000, seed: 1 }), 64, async (item) => {
-      await rawRequest(port, item.bytes, item.halfOpen);
+      await rawRequest(port, item.bytes, { halfOpen: item.halfOpen, timeoutMs: 1_500, limit: 12 });
     });
     await pause(1_000);
     worker.child.kill("SIGUSR2");
@@ -157,7 +158,11 @@ describe("reliability: hostile clients against a running worker's probe port", f
     const began = performance.now();
     await pool(requests, 64, async (item) => {
       kinds[item.kind] = (kinds[item.kind] ?? 0) + 1;
-      const answer = await rawRequest(port, item.bytes, item.halfOpen);
+      const answer = await rawRequest(port, item.bytes, {
+        halfOpen: item.halfOpen,
+        timeoutMs: 1_500,
+        limit: 12,
+      });
       const status = /^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? "closed without answer";
       answers[status] = (answers[status] ?? 0) + 1;
     });
