@@ -375,6 +375,31 @@ describe("LoopGroup", () => {
     expect(g.started).to.equal(false);
   });
 
+  it("answers readiness and liveness without looking at any loop (O(1) in the number of loops)", async () => {
+    let stateReads = 0;
+    const loops: Runnable[] = Array.from({ length: 10_000 }, (_, i) => ({
+      name: `loop${i}`,
+      get state() {
+        stateReads += 1;
+        return "running" as const;
+      },
+      run: () => forever(),
+      stop: () => undefined,
+    }));
+    const g = group(loops, { shutdownTimeout: 0 });
+    await g.start();
+    stateReads = 0;
+    for (let i = 0; i < 100; i += 1) {
+      expect(g.ready).to.equal(true);
+      expect(await g.readiness()).to.equal(true);
+      expect(g.live).to.equal(true);
+    }
+    expect(stateReads).to.equal(0);
+    const stopping = g.shutdown();
+    await clock().tickAsync(0);
+    expect((await stopping).timedOut).to.have.length(10_000);
+  });
+
   it("rejects two loops with one name", () => {
     expect(() => new LoopGroup([sleeper("same"), sleeper("same")])).to.throw(
       /Two loops are named "same"/,
