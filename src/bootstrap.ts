@@ -105,8 +105,9 @@ function uniqueOrThrow(kind: string, entries: readonly { name: string; where: st
   const seen = new Map<string, string>();
   for (const { name, where } of entries) {
     const first = seen.get(name);
-    if (first !== undefined)
-      throw new ConfigurationError(messages.duplicateName(kind, name, first, where));
+    if (first !== undefined) {
+      throw new ConfigurationError(messages.duplicateName(kind, name, [first, where]));
+    }
     seen.set(name, where);
   }
 }

@@ -73,8 +73,8 @@ export const messages = {
     `bootstrap(): class ${className} takes ${count} constructor argument(s), so loopgroup cannot create it. Create it yourself and pass the instance: bootstrap(new ${className}(...)).`,
   noServices: () =>
     `bootstrap(): no services given. Pass a class with at least one @Loop() method.`,
-  duplicateName: (kind: string, name: string, first: string, second: string) =>
-    `Two ${kind}s are named "${name}" (${first} and ${second}). Names must be unique: give one a different name with { name: "..." }.`,
+  duplicateName: (kind: string, name: string, places?: readonly [string, string]) =>
+    `Two ${kind}s are named "${name}"${places ? ` (${places[0]} and ${places[1]})` : ""}. Names must be unique: give one a different name with { name: "..." }.`,
   conflictingHealthPorts: (first: string, second: string) =>
     `bootstrap(): services ask for different health ports (${first} and ${second}). Use one @HealthPort, or set the port with the healthPort option or HEALTH_PORT.`,
   startupFailed: (name: string, cause: string) =>

@@ -29,13 +29,7 @@ export {
   type HealthServerOptions,
   type ProbeCheck,
 } from "./health-server.js";
-export {
-  LoopGroup,
-  type GroupDetails,
-  type Hook,
-  type LoopGroupOptions,
-  type ShutdownResult,
-} from "./loop-group.js";
+export { LoopGroup, type GroupDetails, type Hook, type ShutdownResult } from "./loop-group.js";
 export {
   LoopRunner,
   type LoopContext,
@@ -50,6 +44,7 @@ export {
   type BootstrapOptions,
   type HealthCheckOptions,
   type HealthPortOptions,
+  type LoopGroupOptions,
   type LoopOptions,
   type OnError,
   type ResolvedLoopOptions,

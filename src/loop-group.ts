@@ -4,13 +4,13 @@
  * Free of process concerns: no signals, no exit.
  */
 import { ConfigurationError, messages, StartupError } from "./errors.js";
-import { CachedHealthCheck, type NamedHealthCheck } from "./health-check.js";
+import { CachedHealthCheck } from "./health-check.js";
 import { HealthServer, type HealthServerAddress } from "./health-server.js";
 import { LoopHealth } from "./loop-health.js";
 import { LoopRunner, type LoopStats, type Runnable } from "./loop-runner.js";
-import { errorMessage, silentLogger, type Logger } from "./logger.js";
-import { checkHost, checkInteger, checkPort, DEFAULTS } from "./options.js";
-import { deadline, now, sleep } from "./time.js";
+import { errorMessage, type Logger } from "./logger.js";
+import { resolveGroupOptions, type LoopGroupOptions } from "./options.js";
+import { deadline, now, sleep, type Deadline } from "./time.js";
 
 /**
  * How a shutdown ended.
@@ -34,31 +34,6 @@ export interface ShutdownResult {
 export interface Hook {
   readonly name: string;
   run(): unknown;
-}
-
-/**
- * Options of {@link LoopGroup}. Times are in milliseconds.
- *
- * @example
- * new LoopGroup(loops, { shutdownTimeout: 10_000, healthPort: 8080, drainDelay: 5_000 });
- */
-export interface LoopGroupOptions {
-  /** One deadline for the whole shutdown: drain, loop stop and `onShutdown` hooks. Default 30_000. */
-  shutdownTimeout?: number;
-  /** Serve probes on this port (0: the OS chooses). Default: no probe server. */
-  healthPort?: number;
-  /** Default `0.0.0.0`. */
-  healthHost?: string;
-  /** Awaited in order before any loop starts; a throw aborts startup. */
-  onStart?: readonly Hook[];
-  /** Awaited in order after the loops stopped, within the deadline. */
-  onShutdown?: readonly Hook[];
-  /** Extra readiness checks. */
-  healthChecks?: readonly NamedHealthCheck[];
-  /** Readiness is 503 for this long before loops are told to stop. Default 0. */
-  drainDelay?: number;
-  /** Default silent. */
-  logger?: Logger | false;
 }
 
 /** What `?verbose` shows. */
@@ -105,51 +80,26 @@ export class LoopGroup {
   private begin: (reason: string) => void = () => undefined;
 
   constructor(loops: readonly Runnable[], options: LoopGroupOptions = {}) {
-    const where = "new LoopGroup()";
+    const resolved = resolveGroupOptions(options);
     this.loops = [...loops];
-    this.shutdownTimeout = checkInteger(
-      options.shutdownTimeout ?? DEFAULTS.shutdownTimeout,
-      where,
-      "shutdownTimeout",
-      {
-        min: 0,
-      },
-    );
-    this.drainDelay = checkInteger(options.drainDelay ?? DEFAULTS.drainDelay, where, "drainDelay", {
-      min: 0,
-    });
-    this.logger =
-      options.logger === false || options.logger === undefined ? silentLogger : options.logger;
-    this.onStart = options.onStart ?? [];
-    this.onShutdown = options.onShutdown ?? [];
     uniqueNames("loop", this.loops);
-    uniqueNames("health check", options.healthChecks ?? []);
-    this.checks = (options.healthChecks ?? []).map(
-      (c) =>
-        new CachedHealthCheck(
-          c.name,
-          c.check,
-          checkInteger(c.timeout ?? DEFAULTS.checkTimeout, `health check ${c.name}`, "timeout", {
-            min: 1,
-          }),
-          checkInteger(c.cacheTtl ?? DEFAULTS.checkCacheTtl, `health check ${c.name}`, "cacheTtl", {
-            min: 0,
-          }),
-          this.logger,
-        ),
+    this.shutdownTimeout = resolved.shutdownTimeout;
+    this.drainDelay = resolved.drainDelay;
+    this.logger = resolved.logger;
+    this.onStart = resolved.onStart;
+    this.onShutdown = resolved.onShutdown;
+    this.checks = resolved.healthChecks.map(
+      (c) => new CachedHealthCheck(c.name, c.check, c.timeout, c.cacheTtl, this.logger),
     );
     for (const loop of this.loops) {
       if (loop instanceof LoopRunner) loop.attach(this.health);
       else this.health.add("idle");
     }
-    if (options.healthPort !== undefined) {
+    if (resolved.health !== undefined) {
       this.server = new HealthServer({
-        port: checkPort(options.healthPort, where, "healthPort"),
-        host: checkHost(options.healthHost ?? DEFAULTS.healthHost, where, "healthHost"),
+        ...resolved.health,
         livenessCheck: () => this.live,
-        // Synchronous when there is nothing to wait for: most probes never allocate a promise.
-        readinessCheck: () =>
-          this.checks.length === 0 || !this.loopsReady() ? this.loopsReady() : this.readiness(),
+        readinessCheck: () => this.readinessNow(),
         startupCheck: () => this.startupComplete,
         details: () => this.details(),
       });
@@ -229,13 +179,14 @@ export class LoopGroup {
     return this.shuttingDown;
   }
 
+  /** readiness(), but synchronous when no health check needs asking: most probes allocate no promise. */
+  private readinessNow(): boolean | Promise<boolean> {
+    if (!this.loopsReady()) return false;
+    return this.checks.length === 0 ? true : this.readiness();
+  }
+
   private loopsReady(): boolean {
-    return (
-      this.phase === "running" &&
-      this.startupComplete &&
-      this.health.allWorking &&
-      !this.health.anyStalled(now())
-    );
+    return this.phase === "running" && this.health.allWorking && !this.health.anyStalled(now());
   }
 
   private reportStalls(): void {
@@ -264,12 +215,8 @@ export class LoopGroup {
       if (!this.shuttingDown) {
         this.phase = "stopped";
         await this.server?.stop();
-        this.settle({
-          clean: false,
-          reason: "startup",
-          timedOut: [],
-          failed: failedHookName(error),
-        });
+        const hook = this.startHookRunning;
+        this.settle({ clean: false, reason: "startup", timedOut: [], failed: hook ? [hook] : [] });
       }
       throw failure;
     }
@@ -317,77 +264,91 @@ export class LoopGroup {
     else if (this.pending.size === 0) void this.shutdown("completed");
   }
 
+  /** The shutdown timeline: every step measured against one deadline. */
   private async stop(reason: string): Promise<ShutdownResult> {
     const wasStarted = this.phase !== "created";
     this.phase = "stopping";
     this.begin(reason);
     this.logger.info({ reason, shutdownTimeoutMs: this.shutdownTimeout }, "shutdown begun");
     const budget = deadline(this.shutdownTimeout);
-    const timedOut: string[] = [];
-    const failedHooks: string[] = [];
-    const skippedHooks: string[] = [];
-    let startFailed = false;
+    const outcome: StopOutcome = { timedOut: [], failed: [], unclean: false };
     try {
-      if (this.starting !== undefined) {
-        const started = await budget.race(this.starting);
-        if (!started.settled) {
-          timedOut.push(this.startHookRunning ?? "@OnStart");
-          this.logger.warn(
-            { hook: this.startHookRunning },
-            "@OnStart hook still running at the shutdown deadline",
-          );
-        } else if (started.failed) startFailed = true;
-      }
+      await this.finishStartup(budget, outcome);
       if (this.drainDelay > 0 && this.pending.size > 0) await sleep(this.drainDelay, budget.signal);
-      for (const loop of this.pending) stopQuietly(loop, this.logger);
-      const stopped =
-        this.pending.size === 0 ? undefined : await budget.race(Promise.all(this.ends));
-      if (stopped?.settled === false && this.pending.size > 0) {
-        const stubborn = [...this.pending].map((l) => l.name);
-        timedOut.push(...stubborn);
-        this.logger.warn({ loops: stubborn }, "loops still running at the shutdown deadline");
-      }
-      for (const hook of wasStarted ? this.onShutdown : []) {
-        if (budget.expired) {
-          skippedHooks.push(hook.name);
-          this.logger.warn(
-            { hook: hook.name },
-            "@OnShutdown hook skipped: shutdown deadline passed",
-          );
-          continue;
-        }
-        const outcome = await budget.race(runShutdownHook(hook));
-        if (!outcome.settled) {
-          timedOut.push(hook.name);
-          this.logger.warn(
-            { hook: hook.name },
-            "@OnShutdown hook still running at the shutdown deadline",
-          );
-        } else if (outcome.failed) {
-          failedHooks.push(hook.name);
-          this.logger.error(
-            { hook: hook.name, error: errorMessage(outcome.error) },
-            "@OnShutdown hook failed",
-          );
-        }
-      }
+      await this.stopLoops(budget, outcome);
+      if (wasStarted) await this.runShutdownHooks(budget, outcome);
     } finally {
       budget.cancel();
       this.phase = "stopped";
-      await this.server?.stop();
+      await this.server?.stop(); // last, so liveness answers to the end
     }
-    const failed = [...this.failedLoops, ...failedHooks];
-    const result: ShutdownResult = {
-      clean:
-        timedOut.length === 0 && failed.length === 0 && skippedHooks.length === 0 && !startFailed,
-      reason,
-      timedOut,
-      failed,
-    };
-    this.logger.info({ clean: result.clean, timedOut, failed }, "shutdown finished");
+    const timedOut = outcome.timedOut;
+    const failed = [...this.failedLoops, ...outcome.failed];
+    const clean = timedOut.length === 0 && failed.length === 0 && !outcome.unclean;
+    const result: ShutdownResult = { clean, reason, timedOut, failed };
+    this.logger.info({ clean, timedOut, failed }, "shutdown finished");
     this.settle(result);
     return result;
   }
+
+  /** Lets a start that is under way finish (no loop is launched once shutdown began). */
+  private async finishStartup(budget: Deadline, outcome: StopOutcome): Promise<void> {
+    if (this.starting === undefined) return;
+    const started = await budget.race(this.starting);
+    if (started.settled) {
+      if (started.failed) outcome.unclean = true;
+      return;
+    }
+    outcome.timedOut.push(this.startHookRunning ?? "@OnStart");
+    this.logger.warn(
+      { hook: this.startHookRunning },
+      "@OnStart hook still running at the shutdown deadline",
+    );
+  }
+
+  /** Tells every running loop to stop at the same moment, and waits for them until the deadline. */
+  private async stopLoops(budget: Deadline, outcome: StopOutcome): Promise<void> {
+    if (this.pending.size === 0) return;
+    for (const loop of this.pending) stopQuietly(loop, this.logger);
+    const stopped = await budget.race(Promise.all(this.ends));
+    if (stopped.settled || this.pending.size === 0) return;
+    const stubborn = [...this.pending].map((l) => l.name);
+    outcome.timedOut.push(...stubborn);
+    this.logger.warn({ loops: stubborn }, "loops still running at the shutdown deadline");
+  }
+
+  /** Runs the `onShutdown` hooks in order with what is left of the budget. */
+  private async runShutdownHooks(budget: Deadline, outcome: StopOutcome): Promise<void> {
+    for (const hook of this.onShutdown) {
+      if (budget.expired) {
+        outcome.unclean = true; // skipped for lack of budget: not "timed out", but not clean either
+        this.logger.warn({ hook: hook.name }, "@OnShutdown hook skipped: shutdown deadline passed");
+        continue;
+      }
+      const ran = await budget.race(runShutdownHook(hook));
+      if (!ran.settled) {
+        outcome.timedOut.push(hook.name);
+        this.logger.warn(
+          { hook: hook.name },
+          "@OnShutdown hook still running at the shutdown deadline",
+        );
+      } else if (ran.failed) {
+        outcome.failed.push(hook.name);
+        this.logger.error(
+          { hook: hook.name, error: errorMessage(ran.error) },
+          "@OnShutdown hook failed",
+        );
+      }
+    }
+  }
+}
+
+/** What the steps of a shutdown found, on top of the loops that ended failed. */
+interface StopOutcome {
+  readonly timedOut: string[];
+  readonly failed: string[];
+  /** A failed start or a skipped hook: not clean, though nothing timed out or failed by name. */
+  unclean: boolean;
 }
 
 /** Runs an `@OnStart` hook, turning a throw into a StartupError that names it. */
@@ -395,21 +356,15 @@ async function runStartHook(hook: Hook): Promise<void> {
   try {
     await hook.run();
   } catch (error) {
-    const failure = new StartupError(messages.startupFailed(hook.name, errorMessage(error)), {
+    throw new StartupError(messages.startupFailed(hook.name, errorMessage(error)), {
       cause: error,
     });
-    throw Object.assign(failure, { hook: hook.name });
   }
 }
 
 /** Runs an `@OnShutdown` hook; a synchronous throw becomes a rejection. */
 async function runShutdownHook(hook: Hook): Promise<void> {
   await hook.run();
-}
-
-function failedHookName(error: unknown): string[] {
-  const hook = (error as { hook?: unknown } | null)?.hook;
-  return typeof hook === "string" ? [hook] : [];
 }
 
 function stopQuietly(loop: Runnable, logger: Logger): void {
@@ -423,8 +378,7 @@ function stopQuietly(loop: Runnable, logger: Logger): void {
 function uniqueNames(kind: string, items: readonly { name: string }[]): void {
   const seen = new Set<string>();
   for (const { name } of items) {
-    if (seen.has(name))
-      throw new ConfigurationError(messages.duplicateName(kind, name, name, name));
+    if (seen.has(name)) throw new ConfigurationError(messages.duplicateName(kind, name));
     seen.add(name);
   }
 }

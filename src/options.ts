@@ -5,7 +5,9 @@
  */
 import type { BackoffOptions } from "./backoff.js";
 import { ConfigurationError, messages } from "./errors.js";
-import type { Logger } from "./logger.js";
+import type { CheckFunction, NamedHealthCheck } from "./health-check.js";
+import type { Hook } from "./loop-group.js";
+import { silentLogger, type Logger } from "./logger.js";
 
 /** What a loop does when an iteration throws. */
 export type OnError = "retry" | "stop" | "shutdown";
@@ -386,4 +388,96 @@ function isLogger(value: unknown): value is Logger {
       (level) => typeof candidate[level] === "function",
     )
   );
+}
+
+/**
+ * Options of `LoopGroup`. Times are in milliseconds.
+ *
+ * @example
+ * new LoopGroup(loops, { shutdownTimeout: 10_000, healthPort: 8080, drainDelay: 5_000 });
+ */
+export interface LoopGroupOptions {
+  /** One deadline for the whole shutdown: drain, loop stop and `onShutdown` hooks. Default 30_000. */
+  shutdownTimeout?: number;
+  /** Serve probes on this port (0: the OS chooses). Default: no probe server. */
+  healthPort?: number;
+  /** Default `0.0.0.0`. */
+  healthHost?: string;
+  /** Awaited in order before any loop starts; a throw aborts startup. */
+  onStart?: readonly Hook[];
+  /** Awaited in order after the loops stopped, within the deadline. */
+  onShutdown?: readonly Hook[];
+  /** Extra readiness checks. */
+  healthChecks?: readonly NamedHealthCheck[];
+  /** Readiness is 503 for this long before loops are told to stop. Default 0. */
+  drainDelay?: number;
+  /** Default silent. */
+  logger?: Logger | false;
+}
+
+/** `LoopGroup` options with every default filled in and every number checked. */
+export interface ResolvedGroupOptions {
+  readonly shutdownTimeout: number;
+  readonly drainDelay: number;
+  readonly logger: Logger;
+  readonly onStart: readonly Hook[];
+  readonly onShutdown: readonly Hook[];
+  readonly healthChecks: readonly {
+    readonly name: string;
+    readonly check: CheckFunction;
+    readonly timeout: number;
+    readonly cacheTtl: number;
+  }[];
+  /** Where to serve probes, or undefined for no probe server. */
+  readonly health: { readonly port: number; readonly host: string } | undefined;
+}
+
+/** Validates `LoopGroup` options; throws a TypeError naming the option, or a ConfigurationError for a duplicate check name. */
+export function resolveGroupOptions(input: LoopGroupOptions): ResolvedGroupOptions {
+  const where = "new LoopGroup()";
+  const checks = input.healthChecks ?? [];
+  const names = new Set<string>();
+  for (const { name } of checks) {
+    if (names.has(name)) throw new ConfigurationError(messages.duplicateName("health check", name));
+    names.add(name);
+  }
+  return {
+    shutdownTimeout: checkInteger(
+      input.shutdownTimeout ?? DEFAULTS.shutdownTimeout,
+      where,
+      "shutdownTimeout",
+      {
+        min: 0,
+      },
+    ),
+    drainDelay: checkInteger(input.drainDelay ?? DEFAULTS.drainDelay, where, "drainDelay", {
+      min: 0,
+    }),
+    logger: input.logger === false || input.logger === undefined ? silentLogger : input.logger,
+    onStart: input.onStart ?? [],
+    onShutdown: input.onShutdown ?? [],
+    healthChecks: checks.map((c) => ({
+      name: c.name,
+      check: c.check,
+      timeout: checkInteger(
+        c.timeout ?? DEFAULTS.checkTimeout,
+        `health check ${c.name}`,
+        "timeout",
+        { min: 1 },
+      ),
+      cacheTtl: checkInteger(
+        c.cacheTtl ?? DEFAULTS.checkCacheTtl,
+        `health check ${c.name}`,
+        "cacheTtl",
+        { min: 0 },
+      ),
+    })),
+    health:
+      input.healthPort === undefined
+        ? undefined
+        : {
+            port: checkPort(input.healthPort, where, "healthPort"),
+            host: checkHost(input.healthHost ?? DEFAULTS.healthHost, where, "healthHost"),
+          },
+  };
 }

@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import { StartupError } from "../src/errors.js";
-import { LoopGroup, type Hook, type LoopGroupOptions } from "../src/loop-group.js";
+import { LoopGroup, type Hook } from "../src/loop-group.js";
 import { LoopRunner, type LoopContext, type Runnable } from "../src/loop-runner.js";
-import { resolveLoopOptions, type LoopOptions } from "../src/options.js";
+import { resolveLoopOptions, type LoopGroupOptions, type LoopOptions } from "../src/options.js";
 import { useFakeClock } from "./helpers/clock.js";
 import { deferred, forever } from "./helpers/deferred.js";
 import { recordingLogger } from "./helpers/logger.js";

@@ -1,6 +1,10 @@
 import { expect } from "chai";
 import { ConfigurationError } from "../src/errors.js";
-import { resolveBootstrapOptions, resolveLoopOptions } from "../src/options.js";
+import {
+  resolveBootstrapOptions,
+  resolveGroupOptions,
+  resolveLoopOptions,
+} from "../src/options.js";
 import { recordingLogger } from "./helpers/logger.js";
 
 describe("options", () => {
@@ -147,6 +151,45 @@ describe("options", () => {
       expect(
         resolveBootstrapOptions({ signals: ["SIGUSR2"] }, {}, undefined).signals,
       ).to.deep.equal(["SIGUSR2"]);
+    });
+  });
+
+  describe("resolveGroupOptions", () => {
+    it("fills defaults: silent, no probes, 30 s budget", () => {
+      const resolved = resolveGroupOptions({});
+      expect(resolved).to.include({ shutdownTimeout: 30_000, drainDelay: 0, health: undefined });
+      expect(resolved.healthChecks).to.deep.equal([]);
+    });
+
+    it("fills each health check's timeout and cache, and the probe host", () => {
+      const check = (): boolean => true;
+      const resolved = resolveGroupOptions({
+        healthPort: 0,
+        healthChecks: [{ name: "db", check, timeout: 50 }],
+      });
+      expect(resolved.health).to.deep.equal({ port: 0, host: "0.0.0.0" });
+      expect(resolved.healthChecks).to.deep.equal([
+        { name: "db", check, timeout: 50, cacheTtl: 1_000 },
+      ]);
+    });
+
+    it("names what is wrong", () => {
+      expect(() => resolveGroupOptions({ shutdownTimeout: -1 })).to.throw(
+        TypeError,
+        /new LoopGroup\(\): option "shutdownTimeout"/,
+      );
+      expect(() => resolveGroupOptions({ healthPort: 70_000 })).to.throw(/"healthPort"/);
+      expect(() =>
+        resolveGroupOptions({ healthChecks: [{ name: "db", check: () => true, timeout: 0 }] }),
+      ).to.throw(/health check db: option "timeout"/);
+      const twice = [
+        { name: "db", check: () => true },
+        { name: "db", check: () => false },
+      ];
+      expect(() => resolveGroupOptions({ healthChecks: twice })).to.throw(
+        ConfigurationError,
+        'Two health checks are named "db".',
+      );
     });
   });
 });
