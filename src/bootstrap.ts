@@ -14,7 +14,7 @@ import {
   type BootstrapOptions,
   type DeclaredHealthPort,
 } from "./options.js";
-import { installProcessHandlers } from "./process.js";
+import { exitProcess, installProcessHandlers } from "./process.js";
 
 /** A class whose instances are services: constructed by bootstrap with `new`. */
 export type ServiceClass = new () => object;
@@ -218,8 +218,7 @@ export async function bootstrap(
     if (exit) {
       const logger = options.logger === false ? silentLogger : (options.logger ?? stderrLogger());
       logger.error({ exitCode: 1 }, errorMessage(error, 2_000));
-      process.exitCode = 1;
-      process.exit(1);
+      exitProcess(1);
     }
     throw error;
   }

@@ -73,8 +73,11 @@ export class LoopGroup {
   /** The `@OnStart` hook being awaited, to name it if shutdown outlives it. */
   private startHookRunning: string | undefined;
   private shuttingDown: Promise<ShutdownResult> | undefined;
-  private readonly ends: Promise<void>[] = [];
+  /** Loops launched and not yet ended. */
   private readonly pending = new Set<Runnable>();
+  private endAll: () => void = () => undefined;
+  /** Resolves when the last launched loop has ended. */
+  private readonly allEnded = new Promise<void>((resolve) => (this.endAll = resolve));
   private readonly failedLoops = new Set<string>();
   private settle: (result: ShutdownResult) => void = () => undefined;
   private begin: (reason: string) => void = () => undefined;
@@ -181,8 +184,7 @@ export class LoopGroup {
 
   /** readiness(), but synchronous when no health check needs asking: most probes allocate no promise. */
   private readinessNow(): boolean | Promise<boolean> {
-    if (!this.loopsReady()) return false;
-    return this.checks.length === 0 ? true : this.readiness();
+    return this.checks.length === 0 ? this.loopsReady() : this.readiness();
   }
 
   private loopsReady(): boolean {
@@ -241,11 +243,10 @@ export class LoopGroup {
     } catch (error) {
       running = Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
-    const ended = Promise.resolve(running).then(
+    void Promise.resolve(running).then(
       () => this.loopEnded(loop, foreign, undefined),
       (error: unknown) => this.loopEnded(loop, foreign, { error }),
     );
-    this.ends.push(ended);
   }
 
   private loopEnded(
@@ -254,6 +255,7 @@ export class LoopGroup {
     failure: { error: unknown } | undefined,
   ): void {
     this.pending.delete(loop);
+    if (this.pending.size === 0) this.endAll();
     if (foreign) this.health.transition("running", failure ? "failed" : "stopped");
     if (failure !== undefined || loop.state === "failed") this.failedLoops.add(loop.name);
     if (failure !== undefined && foreign) {
@@ -310,7 +312,7 @@ export class LoopGroup {
   private async stopLoops(budget: Deadline, outcome: StopOutcome): Promise<void> {
     if (this.pending.size === 0) return;
     for (const loop of this.pending) stopQuietly(loop, this.logger);
-    const stopped = await budget.race(Promise.all(this.ends));
+    const stopped = await budget.race(this.allEnded);
     if (stopped.settled || this.pending.size === 0) return;
     const stubborn = [...this.pending].map((l) => l.name);
     outcome.timedOut.push(...stubborn);

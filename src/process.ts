@@ -52,7 +52,8 @@ export function signalExitCode(signal: NodeJS.Signals): number {
   return 128 + (constants.signals[signal] ?? 0);
 }
 
-function defaultExit(code: number): void {
+/** Sets `process.exitCode` and exits: the one place loopgroup ends the process. */
+export function exitProcess(code: number): void {
   process.exitCode = code;
   process.exit(code);
 }
@@ -64,7 +65,7 @@ function defaultExit(code: number): void {
  */
 export function installProcessHandlers(binding: ProcessBinding): () => void {
   const proc: ProcessLike = binding.process ?? process;
-  const exitProcess = binding.exitProcess ?? defaultExit;
+  const exit = binding.exitProcess ?? exitProcess;
   const { logger } = binding;
   let fatal = false;
   let shuttingDown = false;
@@ -90,7 +91,7 @@ export function installProcessHandlers(binding: ProcessBinding): () => void {
       return;
     }
     logger.warn({ signal, exitCode: code }, "second signal during shutdown; exiting now");
-    exitProcess(code);
+    exit(code);
   };
   const onFatal =
     (kind: "uncaughtException" | "unhandledRejection") =>
@@ -126,7 +127,7 @@ export function installProcessHandlers(binding: ProcessBinding): () => void {
           { afterMs: binding.hardExitAfter },
           "shutdown overran its budget; forcing exit",
         );
-        exitProcess(1);
+        exit(1);
       }, binding.hardExitAfter);
     }
   });
@@ -135,7 +136,7 @@ export function installProcessHandlers(binding: ProcessBinding): () => void {
     if (!binding.exit) return;
     const code = fatal ? 1 : exitCodeFor(result);
     logger.info({ exitCode: code, reason: result.reason }, "exiting");
-    exitProcess(code);
+    exit(code);
   });
   return uninstall;
 }
