@@ -7,14 +7,15 @@ import type { NamedHealthCheck } from "./health-check.js";
 import type { HealthServerAddress } from "./health-server.js";
 import { LoopGroup, type Hook, type ShutdownResult } from "./loop-group.js";
 import { LoopRunner, type LoopContext } from "./loop-runner.js";
-import { errorMessage, silentLogger, stderrLogger, type Logger } from "./logger.js";
+import { errorMessage, guardLogger, silentLogger, stderrLogger, type Logger } from "./logger.js";
 import { isDeclared, readDeclaration, type AnyClass, type ServiceDeclaration } from "./metadata.js";
 import {
+  isLogger,
   resolveBootstrapOptions,
   type BootstrapOptions,
   type DeclaredHealthPort,
 } from "./options.js";
-import { exitProcess, installProcessHandlers } from "./process.js";
+import { claimProcess, exitProcess, installProcessHandlers } from "./process.js";
 
 /** A class whose instances are services: constructed by bootstrap with `new`. */
 export type ServiceClass = new () => object;
@@ -83,22 +84,10 @@ function discover(services: Service | readonly Service[]): Discovered[] {
   });
 }
 
-function declaredHealthPort(found: readonly Discovered[]): DeclaredHealthPort | undefined {
-  let chosen: (DeclaredHealthPort & { owner: string }) | undefined;
-  for (const { className, declaration } of found) {
-    const port = declaration.healthPort;
-    if (port === undefined) continue;
-    if (chosen !== undefined && (chosen.port !== port.port || chosen.host !== port.host)) {
-      throw new ConfigurationError(
-        messages.conflictingHealthPorts(
-          `${chosen.owner}: ${chosen.host ?? "0.0.0.0"}:${chosen.port}`,
-          `${className}: ${port.host ?? "0.0.0.0"}:${port.port}`,
-        ),
-      );
-    }
-    chosen = { ...port, owner: className };
-  }
-  return chosen;
+function declaredHealthPorts(found: readonly Discovered[]): DeclaredHealthPort[] {
+  return found.flatMap(({ className, declaration }) =>
+    declaration.healthPort === undefined ? [] : [{ ...declaration.healthPort, owner: className }],
+  );
 }
 
 function uniqueOrThrow(kind: string, entries: readonly { name: string; where: string }[]): void {
@@ -126,30 +115,41 @@ function build(
   env: NodeJS.ProcessEnv,
 ): Built {
   const found = discover(services);
-  const resolved = resolveBootstrapOptions(options, env, declaredHealthPort(found));
+  const resolved = resolveBootstrapOptions(options, env, declaredHealthPorts(found));
   const logger = resolved.logger === false ? silentLogger : (resolved.logger ?? stderrLogger());
+  // Named after the class bootstrapped, not the base class that declared the method.
   const where = (className: string, method: string | symbol): string =>
     `${className}.${String(method)}`;
+  const nameOf = (
+    className: string,
+    d: { method: string | symbol; nameGiven: boolean; options: { name: string } },
+  ): string => (d.nameGiven ? d.options.name : where(className, d.method));
 
   uniqueOrThrow(
     "loop",
     found.flatMap(({ className, declaration }) =>
-      declaration.loops.map((l) => ({ name: l.options.name, where: where(className, l.method) })),
+      declaration.loops.map((l) => ({
+        name: nameOf(className, l),
+        where: where(className, l.method),
+      })),
     ),
   );
   uniqueOrThrow(
     "health check",
     found.flatMap(({ className, declaration }) =>
-      declaration.checks.map((c) => ({ name: c.options.name, where: where(className, c.method) })),
+      declaration.checks.map((c) => ({
+        name: nameOf(className, c),
+        where: where(className, c.method),
+      })),
     ),
   );
 
-  const loops = found.flatMap(({ instance, declaration }) =>
+  const loops = found.flatMap(({ instance, className, declaration }) =>
     declaration.loops.map((loop) => {
       const body = methodOf(instance, loop.method);
-      return new LoopRunner(loop.options, (ctx: LoopContext) => body.call(instance, ctx), {
-        logger,
-      });
+      const name = nameOf(className, loop);
+      const options = name === loop.options.name ? loop.options : { ...loop.options, name };
+      return new LoopRunner(options, (ctx: LoopContext) => body.call(instance, ctx), { logger });
     }),
   );
   const hooks = (pick: (d: ServiceDeclaration) => ServiceDeclaration["startHooks"]): Hook[] =>
@@ -159,11 +159,11 @@ function build(
         return { name: where(className, hook.method), run: () => body.call(instance) };
       }),
     );
-  const healthChecks: NamedHealthCheck[] = found.flatMap(({ instance, declaration }) =>
+  const healthChecks: NamedHealthCheck[] = found.flatMap(({ instance, className, declaration }) =>
     declaration.checks.map((check) => {
       const body = methodOf(instance, check.method);
       return {
-        name: check.options.name,
+        name: nameOf(className, check),
         check: (signal: AbortSignal) => body.call(instance, signal) as boolean | Promise<boolean>,
         timeout: check.options.timeout,
         cacheTtl: check.options.cacheTtl,
@@ -211,13 +211,17 @@ export async function bootstrap(
   options: BootstrapOptions = {},
 ): Promise<App> {
   const exit = options.exit !== false;
+  // One app per process owns it: a second one would exit the process under the first.
+  const release = exit ? claimProcess() : () => undefined;
+  if (release === undefined) throw new ConfigurationError(messages.secondApp());
   let built: Built;
   try {
     built = build(services, options, process.env);
   } catch (error) {
+    release();
     if (exit) {
-      const logger = options.logger === false ? silentLogger : (options.logger ?? stderrLogger());
-      logger.error({ exitCode: 1 }, errorMessage(error, 2_000));
+      const logger = isLogger(options.logger) ? guardLogger(options.logger) : stderrLogger();
+      if (options.logger !== false) logger.error({ exitCode: 1 }, errorMessage(error, 2_000));
       exitProcess(1);
     }
     throw error;
@@ -234,6 +238,7 @@ export async function bootstrap(
   });
   const done = group.done.then((result) => {
     uninstall();
+    release();
     return result;
   });
   await group.start();

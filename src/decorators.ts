@@ -84,7 +84,8 @@ export function Loop(options: LoopOptions = {}): MethodDecoratorFor<(ctx: LoopCo
   return (...args: [object, string | symbol, PropertyDescriptor]) => {
     const { target, method, where } = instanceMethod("Loop", args);
     const resolved = resolveLoopOptions(options ?? {}, where, `@Loop() on ${where}`);
-    recordLoop(target, { method, decorator: "Loop", options: resolved });
+    const nameGiven = options?.name !== undefined;
+    recordLoop(target, { method, decorator: "Loop", options: resolved, nameGiven });
   };
 }
 
@@ -131,7 +132,8 @@ export function HealthCheck(
   return (...args: [object, string | symbol, PropertyDescriptor]) => {
     const { target, method, where } = instanceMethod("HealthCheck", args);
     const resolved = resolveHealthCheckOptions(options ?? {}, where, `@HealthCheck() on ${where}`);
-    recordCheck(target, { method, decorator: "HealthCheck", options: resolved });
+    const nameGiven = options?.name !== undefined;
+    recordCheck(target, { method, decorator: "HealthCheck", options: resolved, nameGiven });
   };
 }
 

@@ -76,7 +76,11 @@ export const messages = {
   duplicateName: (kind: string, name: string, places?: readonly [string, string]) =>
     `Two ${kind}s are named "${name}"${places ? ` (${places[0]} and ${places[1]})` : ""}. Names must be unique: give one a different name with { name: "..." }.`,
   conflictingHealthPorts: (first: string, second: string) =>
-    `bootstrap(): services ask for different health ports (${first} and ${second}). Use one @HealthPort, or set the port with the healthPort option or HEALTH_PORT.`,
+    `bootstrap(): services ask for different health ports (${first} and ${second}). Use one @HealthPort, or choose with the healthPort / healthHost options or HEALTH_PORT / HEALTH_HOST.`,
+  badSignal: (value: unknown) =>
+    `bootstrap(): option "signals" names ${describe(value)}, which is not a signal this process can catch. Use names from os.constants.signals such as "SIGTERM" or "SIGINT"; SIGKILL and SIGSTOP cannot be caught.`,
+  secondApp: () =>
+    `bootstrap(): another app in this process already owns it (it was bootstrapped with exit: true and has not finished). One app per process: pass every service to one bootstrap([A, B]), or give the second one exit: false.`,
   startupFailed: (name: string, cause: string) =>
     `Startup failed in @OnStart() hook ${name}: ${cause}. No loop was started.`,
   listenFailed: (host: string, port: number, code: string, cause: string) => {

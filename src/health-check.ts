@@ -32,6 +32,9 @@ export class CachedHealthCheck {
   private resultAt = 0;
   private inFlight: Promise<boolean> | undefined;
   private cached: Promise<boolean> | undefined;
+  /** Aborts the call in flight; aborting it from outside ends the wait at once. */
+  private controller: AbortController | undefined;
+  private cancelled = false;
 
   constructor(
     readonly name: string,
@@ -46,8 +49,19 @@ export class CachedHealthCheck {
     return this.result;
   }
 
+  /**
+   * Ends the call in flight at once: its probes get false (503) instead of
+   * waiting out the timeout, its timer is cleared, and the check's signal
+   * aborts. Later calls answer false without calling the check. For shutdown.
+   */
+  cancel(): void {
+    this.cancelled = true;
+    this.controller?.abort(new DOMException("the app is shutting down", "AbortError"));
+  }
+
   /** The check's result: fresh, cached, or shared with a call already under way. */
   evaluate(): Promise<boolean> {
+    if (this.cancelled) return Promise.resolve(false);
     if (this.cached !== undefined && now() - this.resultAt < this.cacheTtl) return this.cached;
     this.inFlight ??= this.call().finally(() => {
       this.inFlight = undefined;
@@ -57,6 +71,7 @@ export class CachedHealthCheck {
 
   private async call(): Promise<boolean> {
     const controller = new AbortController();
+    this.controller = controller;
     let ok = false;
     let why: string;
     try {
@@ -72,6 +87,8 @@ export class CachedHealthCheck {
     } catch (error) {
       why = `threw ${errorMessage(error)}`;
     }
+    this.controller = undefined;
+    if (this.cancelled) return false;
     if (ok !== this.result) {
       if (ok) {
         if (this.result === false)

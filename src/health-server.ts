@@ -72,6 +72,23 @@ const NOT_ALLOWED = fixed(405, '{"status":"method not allowed"}', {
   Allow: "GET, HEAD",
   Connection: "close",
 });
+const NO_HOST = fixed(400, '{"status":"bad request"}', { Connection: "close" });
+
+/** Whole responses written straight to a socket the HTTP parser gave up on: JSON like every other answer. */
+const HEADERS_TOO_LARGE = rawAnswer(
+  "431 Request Header Fields Too Large",
+  "request header fields too large",
+);
+const REQUEST_TIMEOUT = rawAnswer("408 Request Timeout", "request timeout");
+const BAD_REQUEST = rawAnswer("400 Bad Request", "bad request");
+
+function rawAnswer(statusLine: string, status: string): string {
+  const body = JSON.stringify({ status });
+  return (
+    `HTTP/1.1 ${statusLine}\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n` +
+    `Connection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
+}
 
 type Answer = typeof HEALTHY;
 
@@ -136,9 +153,17 @@ export class HealthServer {
     return this.starting;
   }
 
-  /** Stops listening: idle keep-alive sockets close at once, busy ones after a short grace. Idempotent. */
-  stop(): Promise<void> {
-    this.stopping ??= this.close();
+  /**
+   * Stops listening: idle keep-alive sockets close at once, busy ones after
+   * `grace` ms (default 1 000; 0 closes them at once). Idempotent; a server
+   * stopped before it was started can still be started, and stopped, later.
+   */
+  stop(grace: number = SERVER_LIMITS.stopGrace): Promise<void> {
+    if (this.starting === undefined) return Promise.resolve();
+    this.stopping ??= this.close(grace).finally(() => {
+      this.starting = undefined;
+      this.stopping = undefined;
+    });
     return this.stopping;
   }
 
@@ -150,6 +175,8 @@ export class HealthServer {
         maxHeaderSize: SERVER_LIMITS.maxHeaderSize,
         connectionsCheckingInterval: SERVER_LIMITS.connectionsCheckingInterval,
         noDelay: true,
+        // Node's own answer to a missing Host header is a chunked text 400; handle() sends JSON.
+        requireHostHeader: false,
       },
       (request, response) => this.handle(request, response),
     );
@@ -188,19 +215,25 @@ export class HealthServer {
     };
   }
 
-  private async close(): Promise<void> {
+  private async close(grace: number): Promise<void> {
     await this.starting?.catch(() => undefined);
     const server = this.server;
     if (server === undefined) return;
+    this.server = undefined;
     this.bound = null;
-    const grace = new AbortController();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    if (grace <= 0) {
+      server.closeAllConnections();
+      await closed;
+      return;
+    }
     server.closeIdleConnections();
-    const forceClose = sleep(SERVER_LIMITS.stopGrace, grace.signal).then((elapsed) => {
+    const graceOver = new AbortController();
+    const forceClose = sleep(grace, graceOver.signal).then((elapsed) => {
       if (elapsed) server.closeAllConnections();
     });
     await closed;
-    grace.abort();
+    graceOver.abort();
     await forceClose;
   }
 
@@ -209,18 +242,21 @@ export class HealthServer {
       socket.destroy();
       return;
     }
-    const status =
+    socket.end(
       error.code === "HPE_HEADER_OVERFLOW"
-        ? "431 Request Header Fields Too Large"
+        ? HEADERS_TOO_LARGE
         : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
-          ? "408 Request Timeout"
-          : "400 Bad Request";
-    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+          ? REQUEST_TIMEOUT
+          : BAD_REQUEST,
+    );
   }
 
   private handle(request: IncomingMessage, response: ServerResponse): void {
     const head = request.method === "HEAD";
     if (!head && request.method !== "GET") return this.send(response, NOT_ALLOWED, false);
+    if (request.headers.host === undefined && request.httpVersionMinor === 1) {
+      return this.send(response, NO_HOST, head); // HTTP/1.1 requires Host (RFC 9112, 3.2)
+    }
     const target = request.url ?? "/";
     const queryAt = target.indexOf("?");
     const check = this.routes.get(pathOf(target, queryAt));
@@ -233,9 +269,16 @@ export class HealthServer {
       verdict = false;
     }
     if (typeof verdict === "boolean") return this.answer(response, verdict, verbose, head);
+    // The idle-socket timeout must not cut a probe that waits on a slow check (which has its own timeout).
+    const socket = request.socket;
+    socket.setTimeout(0);
+    const reply = (ok: boolean): void => {
+      if (!socket.destroyed) socket.setTimeout(SERVER_LIMITS.idleSocketTimeout);
+      this.answer(response, ok, verbose, head);
+    };
     verdict.then(
-      (ok) => this.answer(response, ok === true, verbose, head),
-      () => this.answer(response, false, verbose, head),
+      (ok) => reply(ok === true),
+      () => reply(false),
     );
   }
 
@@ -247,7 +290,9 @@ export class HealthServer {
     } catch {
       // Detail is best effort; the verdict still answers.
     }
-    const body = Buffer.from(JSON.stringify({ status: ok ? "healthy" : "unhealthy", ...extra }));
+    const status = ok ? "healthy" : "unhealthy";
+    // The verdict's status always wins over a "status" key in the details.
+    const body = Buffer.from(JSON.stringify(Object.assign({ status }, extra, { status })));
     this.send(response, { status: ok ? 200 : 503, body, headers: jsonHeaders(body) }, head);
   }
 

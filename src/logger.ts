@@ -52,6 +52,39 @@ const ignore = (): void => undefined;
 /** A logger that drops everything. */
 export const silentLogger: Logger = { debug: ignore, info: ignore, warn: ignore, error: ignore };
 
+const guarded = new WeakSet<Logger>();
+
+/**
+ * The user's logger, made safe to call from anywhere: a throw inside it is
+ * swallowed (after one line on stderr saying so), so a broken logger can
+ * never leave a shutdown half done. Wrapping twice returns the same object.
+ */
+export function guardLogger(logger: Logger): Logger {
+  if (guarded.has(logger)) return logger;
+  let warned = false;
+  const call =
+    (level: Level) =>
+    (fields: LogFields, message: string): void => {
+      try {
+        logger[level](fields, message);
+      } catch (error) {
+        if (warned) return;
+        warned = true;
+        process.stderr.write(
+          `loopgroup error: the logger threw on "${message}": ${errorMessage(error)}; later logger errors are ignored\n`,
+        );
+      }
+    };
+  const safe: Logger = {
+    debug: call("debug"),
+    info: call("info"),
+    warn: call("warn"),
+    error: call("error"),
+  };
+  guarded.add(safe);
+  return safe;
+}
+
 /** Message of an unknown thrown value, without its stack, cut to `limit` characters. */
 export function errorMessage(error: unknown, limit = 200): string {
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);

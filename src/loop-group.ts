@@ -5,9 +5,9 @@
  */
 import { ConfigurationError, messages, StartupError } from "./errors.js";
 import { CachedHealthCheck } from "./health-check.js";
-import { HealthServer, type HealthServerAddress } from "./health-server.js";
+import { HealthServer, SERVER_LIMITS, type HealthServerAddress } from "./health-server.js";
 import { LoopHealth } from "./loop-health.js";
-import { LoopRunner, type LoopStats, type Runnable } from "./loop-runner.js";
+import { LoopRunner, type LoopState, type LoopStats, type Runnable } from "./loop-runner.js";
 import { errorMessage, type Logger } from "./logger.js";
 import { resolveGroupOptions, type LoopGroupOptions } from "./options.js";
 import { deadline, now, sleep, type Deadline } from "./time.js";
@@ -59,6 +59,8 @@ export class LoopGroup {
   readonly stopping: Promise<string>;
 
   private readonly loops: readonly Runnable[];
+  /** Hand-written Runnables: their own `state` is asked when health is computed. */
+  private readonly foreign: readonly Runnable[];
   private readonly health = new LoopHealth();
   private readonly checks: readonly CachedHealthCheck[];
   private readonly server: HealthServer | undefined;
@@ -70,8 +72,13 @@ export class LoopGroup {
   private phase: Phase = "created";
   private startupComplete = false;
   private starting: Promise<void> | undefined;
-  /** The `@OnStart` hook being awaited, to name it if shutdown outlives it. */
+  /** The `@OnStart` hook being awaited (or the one that threw), to name it. */
   private startHookRunning: string | undefined;
+  private startupEnded: (ok: boolean) => void = () => undefined;
+  /** Resolves once the probe server and every `@OnStart` hook are done: true when they all succeeded. */
+  private readonly startupOutcome = new Promise<boolean>(
+    (resolve) => (this.startupEnded = resolve),
+  );
   private shuttingDown: Promise<ShutdownResult> | undefined;
   /** Loops launched and not yet ended. */
   private readonly pending = new Set<Runnable>();
@@ -86,6 +93,7 @@ export class LoopGroup {
     const resolved = resolveGroupOptions(options);
     this.loops = [...loops];
     uniqueNames("loop", this.loops);
+    this.foreign = this.loops.filter((loop) => !(loop instanceof LoopRunner));
     this.shutdownTimeout = resolved.shutdownTimeout;
     this.drainDelay = resolved.drainDelay;
     this.logger = resolved.logger;
@@ -116,9 +124,14 @@ export class LoopGroup {
     return this.startupComplete;
   }
 
-  /** `/health/live`: no loop is stalled. Stays true through shutdown. */
+  /**
+   * `/health/live`: no loop is stalled. Stays true from the moment shutdown
+   * begins until it is done: a loop finishing a long last iteration is
+   * stopping, and the shutdown deadline (not a restart) bounds it.
+   */
   get live(): boolean {
-    const stalled = this.health.anyStalled(now());
+    if (this.phase === "stopping" || this.phase === "stopped") return true;
+    const stalled = this.health.anyStalled(now()) || this.foreignReports("stalled");
     if (stalled) this.reportStalls();
     return !stalled;
   }
@@ -148,7 +161,7 @@ export class LoopGroup {
   details(): GroupDetails {
     const loops: Record<string, LoopStats | { state: string }> = {};
     for (const loop of this.loops) {
-      loops[loop.name] = loop instanceof LoopRunner ? loop.stats() : { state: loop.state };
+      loops[loop.name] = loop instanceof LoopRunner ? loop.stats() : { state: reportedState(loop) };
     }
     const checks: Record<string, boolean | null> = {};
     for (const check of this.checks) checks[check.name] = check.last ?? null;
@@ -188,7 +201,25 @@ export class LoopGroup {
   }
 
   private loopsReady(): boolean {
-    return this.phase === "running" && this.health.allWorking && !this.health.anyStalled(now());
+    return (
+      this.phase === "running" &&
+      this.health.allWorking &&
+      !this.health.anyStalled(now()) &&
+      this.foreignWorking()
+    );
+  }
+
+  /** Every hand-written Runnable still running says it is "running". */
+  private foreignWorking(): boolean {
+    for (const loop of this.foreign) {
+      if (this.pending.has(loop) && reportedState(loop) !== "running") return false;
+    }
+    return true;
+  }
+
+  /** Some hand-written Runnable still running says it is in `state`. */
+  private foreignReports(state: LoopState): boolean {
+    return this.foreign.some((loop) => this.pending.has(loop) && reportedState(loop) === state);
   }
 
   private reportStalls(): void {
@@ -200,26 +231,12 @@ export class LoopGroup {
   private async launch(): Promise<void> {
     if (this.shuttingDown) return;
     this.phase = "starting";
-    try {
-      await this.server?.start();
-      for (const hook of this.onStart) {
-        if (this.shuttingDown) return;
-        this.startHookRunning = hook.name;
-        await runStartHook(hook);
-        this.startHookRunning = undefined;
-      }
-    } catch (error) {
-      const failure =
-        error instanceof StartupError
-          ? error
-          : new StartupError(errorMessage(error, 2_000), { cause: error });
+    const failure = await this.runStartup();
+    this.startupEnded(failure === undefined);
+    if (failure !== undefined) {
       this.logger.error({}, failure.message);
-      if (!this.shuttingDown) {
-        this.phase = "stopped";
-        await this.server?.stop();
-        const hook = this.startHookRunning;
-        this.settle({ clean: false, reason: "startup", timedOut: [], failed: hook ? [hook] : [] });
-      }
+      // The same shutdown as any other: no loop ran, no @OnShutdown hook runs, the probes close.
+      await this.shutdown("startup");
       throw failure;
     }
     if (this.shuttingDown) return;
@@ -231,6 +248,24 @@ export class LoopGroup {
       `started ${this.loops.length} loop(s)`,
     );
     if (this.loops.length === 0) void this.shutdown("completed");
+  }
+
+  /** The probe server, then the `onStart` hooks in order; the error that stopped them, if any. */
+  private async runStartup(): Promise<StartupError | undefined> {
+    try {
+      await this.server?.start();
+      for (const hook of this.onStart) {
+        if (this.shuttingDown) return undefined;
+        this.startHookRunning = hook.name;
+        await runStartHook(hook);
+        this.startHookRunning = undefined;
+      }
+      return undefined;
+    } catch (error) {
+      return error instanceof StartupError
+        ? error
+        : new StartupError(errorMessage(error, 2_000), { cause: error });
+    }
   }
 
   private launchLoop(loop: Runnable): void {
@@ -256,34 +291,51 @@ export class LoopGroup {
   ): void {
     this.pending.delete(loop);
     if (this.pending.size === 0) this.endAll();
-    if (foreign) this.health.transition("running", failure ? "failed" : "stopped");
-    if (failure !== undefined || loop.state === "failed") this.failedLoops.add(loop.name);
+    const failed = failure !== undefined || reportedState(loop) === "failed";
+    if (foreign) this.health.transition("running", failed ? "failed" : "stopped");
+    if (failed) this.failedLoops.add(loop.name);
     if (failure !== undefined && foreign) {
       this.logger.error({ loop: loop.name, error: errorMessage(failure.error) }, "loop failed");
     }
-    this.logger.info({ loop: loop.name, state: failure ? "failed" : loop.state }, "loop stopped");
+    this.logger.info(
+      { loop: loop.name, state: failed ? "failed" : reportedState(loop) },
+      "loop stopped",
+    );
     if (failure !== undefined) void this.shutdown("error");
     else if (this.pending.size === 0) void this.shutdown("completed");
   }
 
-  /** The shutdown timeline: every step measured against one deadline. */
+  /**
+   * The shutdown timeline, every step measured against one deadline: drain,
+   * stop the loops (by the budget less the share kept for `onShutdown`
+   * hooks), run the hooks, close the probe server with what is left.
+   */
   private async stop(reason: string): Promise<ShutdownResult> {
     const wasStarted = this.phase !== "created";
     this.phase = "stopping";
     this.begin(reason);
+    for (const check of this.checks) check.cancel(); // a probe waiting on one answers 503 now
     this.logger.info({ reason, shutdownTimeoutMs: this.shutdownTimeout }, "shutdown begun");
     const budget = deadline(this.shutdownTimeout);
+    const reserve = hookReserve(this.shutdownTimeout, this.onShutdown.length);
+    const loopsBudget = reserve === 0 ? budget : deadline(this.shutdownTimeout - reserve);
     const outcome: StopOutcome = { timedOut: [], failed: [], unclean: false };
     try {
-      await this.finishStartup(budget, outcome);
-      if (this.drainDelay > 0 && this.pending.size > 0) await sleep(this.drainDelay, budget.signal);
-      await this.stopLoops(budget, outcome);
-      if (wasStarted) await this.runShutdownHooks(budget, outcome);
-    } finally {
-      budget.cancel();
-      this.phase = "stopped";
-      await this.server?.stop(); // last, so liveness answers to the end
+      const startedWell = wasStarted && (await this.finishStartup(loopsBudget, outcome));
+      if (this.drainDelay > 0 && this.pending.size > 0) {
+        await sleep(this.drainDelay, loopsBudget.signal);
+      }
+      await this.stopLoops(loopsBudget, outcome);
+      if (startedWell) await this.runShutdownHooks(budget, outcome);
+    } catch (error) {
+      outcome.unclean = true;
+      this.logger.error({ error: errorMessage(error) }, "shutdown step failed");
     }
+    this.phase = "stopped";
+    // Last, so liveness answers to the end; busy probe sockets get what is left of the budget.
+    await this.server?.stop(Math.min(SERVER_LIMITS.stopGrace, budget.remaining()));
+    loopsBudget.cancel();
+    budget.cancel();
     const timedOut = outcome.timedOut;
     const failed = [...this.failedLoops, ...outcome.failed];
     const clean = timedOut.length === 0 && failed.length === 0 && !outcome.unclean;
@@ -293,19 +345,24 @@ export class LoopGroup {
     return result;
   }
 
-  /** Lets a start that is under way finish (no loop is launched once shutdown began). */
-  private async finishStartup(budget: Deadline, outcome: StopOutcome): Promise<void> {
-    if (this.starting === undefined) return;
-    const started = await budget.race(this.starting);
+  /**
+   * Lets a start that is under way finish (no loop is launched once shutdown
+   * began). True when it succeeded, so the `onShutdown` hooks have something to close.
+   */
+  private async finishStartup(budget: Deadline, outcome: StopOutcome): Promise<boolean> {
+    const started = await budget.race(this.startupOutcome);
     if (started.settled) {
-      if (started.failed) outcome.unclean = true;
-      return;
+      if (!started.failed && started.value) return true;
+      outcome.unclean = true;
+      if (this.startHookRunning !== undefined) outcome.failed.push(this.startHookRunning);
+      return false;
     }
     outcome.timedOut.push(this.startHookRunning ?? "@OnStart");
     this.logger.warn(
       { hook: this.startHookRunning },
       "@OnStart hook still running at the shutdown deadline",
     );
+    return false;
   }
 
   /** Tells every running loop to stop at the same moment, and waits for them until the deadline. */
@@ -351,6 +408,26 @@ interface StopOutcome {
   readonly failed: string[];
   /** A failed start or a skipped hook: not clean, though nothing timed out or failed by name. */
   unclean: boolean;
+}
+
+/**
+ * The share of the budget kept for `onShutdown` hooks, so that a loop that
+ * ignores its abort cannot leave them no time: a fifth, at most 5 s, and
+ * nothing when there is no hook.
+ */
+export function hookReserve(shutdownTimeout: number, hooks: number): number {
+  return hooks === 0 ? 0 : Math.min(HOOK_RESERVE_MAX, Math.floor(shutdownTimeout / 5));
+}
+
+const HOOK_RESERVE_MAX = 5_000;
+
+/** A hand-written Runnable's own word on its state; a getter that throws counts as failed. */
+function reportedState(loop: Runnable): LoopState {
+  try {
+    return loop.state;
+  } catch {
+    return "failed";
+  }
 }
 
 /** Runs an `@OnStart` hook, turning a throw into a StartupError that names it. */

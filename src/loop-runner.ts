@@ -124,7 +124,7 @@ export class LoopRunner implements Runnable {
       this.runner.heartbeat();
     }
     async sleep(ms: number): Promise<void> {
-      await sleep(Math.max(0, ms), this.runner.signal);
+      await sleep(ms, this.runner.signal);
     }
     stop(): void {
       this.runner.completeRequested = true;
@@ -140,8 +140,19 @@ export class LoopRunner implements Runnable {
     return this.controller.signal;
   }
 
-  private stopReason(): Error {
-    return new Error(`loop ${this.name} is stopping`);
+  /** What `ctx.signal.reason` holds: an AbortError, as `AbortController.abort()` gives. */
+  private stopReason(): DOMException {
+    return new DOMException(`loop ${this.name} is stopping`, "AbortError");
+  }
+
+  /** True when `error` is the loop's own abort coming back, or any error named "AbortError". */
+  private isAbort(error: unknown): boolean {
+    if (this.controller !== undefined && error === this.controller.signal.reason) return true;
+    return (
+      typeof error === "object" &&
+      error !== null &&
+      (error as { name?: unknown }).name === "AbortError"
+    );
   }
 
   /** The current state; "stalled" is derived from the time of the last heartbeat. */
@@ -176,6 +187,10 @@ export class LoopRunner implements Runnable {
   stop(): void {
     if (this.stopRequested) return;
     this.stopRequested = true;
+    // A long last iteration during shutdown is "stopping", never stalled: liveness stays 200.
+    if (this.inIteration && this.options.stallTimeout !== Infinity) {
+      this.health?.settle(this, this.options.stallTimeout);
+    }
     if (this.current === "idle") this.setState("stopped");
     else if (this.current === "running" || this.current === "backoff") this.setState("stopping");
     this.waiter.interrupt();
@@ -211,7 +226,7 @@ export class LoopRunner implements Runnable {
         if (interval > 0) waited = await waiter.sleep(interval);
         continue;
       }
-      if (this.stopRequested) {
+      if (this.stopRequested && this.isAbort(failure.error)) {
         // Thrown because shutdown aborted the signal: that is the loop stopping, not failing.
         this.logger.debug(
           { loop: this.name, error: errorMessage(failure.error) },
@@ -221,7 +236,7 @@ export class LoopRunner implements Runnable {
       }
       this.errors += 1;
       this.lastError = errorMessage(failure.error);
-      if (onError === "retry") {
+      if (onError === "retry" && !complete && !this.stopRequested) {
         failures += 1;
         const delay = nextDelay(failures, backoff, this.random);
         this.logger.warn(
@@ -234,16 +249,18 @@ export class LoopRunner implements Runnable {
           },
           "loop iteration failed; retrying",
         );
-        if (complete) break;
         this.setState("backoff");
         waited = await waiter.sleep(delay);
         if (!this.stopRequested) this.setState("running");
         continue;
       }
+      // This failure ends the loop: its policy says so, it was the last
+      // iteration (maxIterations, ctx.stop()), or it came during shutdown
+      // and was not the abort: a one-shot job that fails must not look clean.
       this.setState("failed");
       this.logger.error(
         { loop: this.name, iteration: this.iterations, onError, error: this.lastError },
-        onError === "stop" ? "loop failed and stopped" : "loop failed; shutting the app down",
+        failureMessage(onError, this.stopRequested),
       );
       if (onError === "shutdown") throw failure.error;
       return;
@@ -260,7 +277,7 @@ export class LoopRunner implements Runnable {
   }
 
   private heartbeat(): void {
-    if (!this.inIteration || this.options.stallTimeout === Infinity) return;
+    if (!this.inIteration || this.stopRequested || this.options.stallTimeout === Infinity) return;
     this.noteRecovery();
     this.lastProgressAt = now();
     this.health?.progress(this, this.options.stallTimeout, this.lastProgressAt);
@@ -275,7 +292,11 @@ export class LoopRunner implements Runnable {
   }
 
   private isStalled(): boolean {
-    return this.inIteration && now() - this.lastProgressAt >= this.options.stallTimeout;
+    return (
+      this.inIteration &&
+      !this.stopRequested &&
+      now() - this.lastProgressAt >= this.options.stallTimeout
+    );
   }
 
   private noteRecovery(): void {
@@ -291,4 +312,11 @@ export class LoopRunner implements Runnable {
     this.health?.transition(this.current, next);
     this.current = next;
   }
+}
+
+function failureMessage(onError: string, duringShutdown: boolean): string {
+  if (duringShutdown) return "loop iteration failed during shutdown";
+  if (onError === "stop") return "loop failed and stopped";
+  if (onError === "shutdown") return "loop failed; shutting the app down";
+  return "loop failed on its last iteration";
 }

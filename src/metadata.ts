@@ -35,6 +35,8 @@ export interface MemberDeclaration {
 /** A method declared with `@Loop()`. */
 export interface LoopDeclaration extends MemberDeclaration {
   readonly options: ResolvedLoopOptions;
+  /** False when `options.name` is only the default, to be replaced by the bootstrapped class's name. */
+  readonly nameGiven: boolean;
 }
 
 /** A method declared with `@OnStart()` or `@OnShutdown()`. */
@@ -43,6 +45,8 @@ export type HookDeclaration = MemberDeclaration;
 /** A method declared with `@HealthCheck()`. */
 export interface CheckDeclaration extends MemberDeclaration {
   readonly options: ResolvedHealthCheckOptions;
+  /** False when `options.name` is only the default, to be replaced by the bootstrapped class's name. */
+  readonly nameGiven: boolean;
 }
 
 /** What `@HealthPort()` declared. */
@@ -87,23 +91,34 @@ function lineage(target: AnyClass): AnyClass[] {
   return chain;
 }
 
-/** Declarations along the class chain, base first; a subclass's entry for a method replaces its base's. */
-function readChain<T extends MemberDeclaration>(key: symbol, target: AnyClass): readonly T[] {
-  const byMethod = new Map<string | symbol, T>();
+function claimsOf(target: AnyClass): Map<string | symbol, string> | undefined {
+  return Reflect.getOwnMetadata(CLAIMS, target) as Map<string | symbol, string> | undefined;
+}
+
+/**
+ * Declarations along the class chain, base first. A method a subclass
+ * decorates again, with any loopgroup decorator, drops every declaration of
+ * that method in its base classes: overriding a base `@Loop` with `@OnStart`
+ * makes it a hook only.
+ */
+function readChains(target: AnyClass): Map<symbol, Map<string | symbol, MemberDeclaration>> {
+  const byKey = new Map(
+    memberKeys.map((key) => [key, new Map<string | symbol, MemberDeclaration>()]),
+  );
   for (const c of lineage(target)) {
-    for (const item of ownList<T>(key, c)) {
-      byMethod.delete(item.method);
-      byMethod.set(item.method, item);
+    const claims = claimsOf(c);
+    if (claims === undefined) continue;
+    for (const method of claims.keys()) for (const map of byKey.values()) map.delete(method);
+    for (const [key, map] of byKey) {
+      for (const item of ownList<MemberDeclaration>(key, c)) map.set(item.method, item);
     }
   }
-  return [...byMethod.values()];
+  return byKey;
 }
 
 /** The decorator that already claimed `method` in this very class, if any. */
 export function claimedBy(target: AnyClass, method: string | symbol): string | undefined {
-  return (Reflect.getOwnMetadata(CLAIMS, target) as Map<string | symbol, string> | undefined)?.get(
-    method,
-  );
+  return claimsOf(target)?.get(method);
 }
 
 /** Records a `@Loop()` method. */
@@ -136,11 +151,13 @@ export interface ServiceDeclaration {
 
 /** Reads what `target` and its base classes declared. Starts nothing. */
 export function readDeclaration(target: AnyClass): ServiceDeclaration {
+  const chains = readChains(target);
+  const list = <T>(key: symbol): readonly T[] => [...(chains.get(key)?.values() ?? [])] as T[];
   return {
-    loops: readChain<LoopDeclaration>(LOOPS, target),
-    startHooks: readChain<HookDeclaration>(START_HOOKS, target),
-    shutdownHooks: readChain<HookDeclaration>(SHUTDOWN_HOOKS, target),
-    checks: readChain<CheckDeclaration>(CHECKS, target),
+    loops: list<LoopDeclaration>(LOOPS),
+    startHooks: list<HookDeclaration>(START_HOOKS),
+    shutdownHooks: list<HookDeclaration>(SHUTDOWN_HOOKS),
+    checks: list<CheckDeclaration>(CHECKS),
     healthPort: Reflect.getMetadata(HEALTH_PORT, target) as HealthPortDeclaration | undefined,
   };
 }

@@ -7,7 +7,9 @@ import type { BackoffOptions } from "./backoff.js";
 import { ConfigurationError, messages } from "./errors.js";
 import type { CheckFunction, NamedHealthCheck } from "./health-check.js";
 import type { Hook } from "./loop-group.js";
-import { silentLogger, type Logger } from "./logger.js";
+import { constants } from "node:os";
+import { guardLogger, silentLogger, type Logger } from "./logger.js";
+import { MAX_TIMER_DELAY } from "./time.js";
 
 /** What a loop does when an iteration throws. */
 export type OnError = "retry" | "stop" | "shutdown";
@@ -74,7 +76,7 @@ export const DEFAULTS = {
   checkTimeout: 1_000,
   checkCacheTtl: 1_000,
   healthHost: "0.0.0.0",
-  shutdownTimeout: 30_000,
+  shutdownTimeout: 25_000,
   drainDelay: 0,
   signals: ["SIGTERM", "SIGINT"] as readonly NodeJS.Signals[],
 } as const;
@@ -104,6 +106,19 @@ export function checkInteger(
     );
   }
   return value;
+}
+
+/**
+ * Checks a duration in ms: an integer from `min` to 2^31 - 1 (the longest
+ * delay a Node timer takes), or Infinity where allowed.
+ */
+export function checkDuration(
+  value: unknown,
+  where: string,
+  option: string,
+  rules: { min: number; infinity?: boolean; error?: ErrorType },
+): number {
+  return checkInteger(value, where, option, { ...rules, max: MAX_TIMER_DELAY });
 }
 
 function checkKnownKeys(input: object, known: readonly string[], where: string): void {
@@ -137,13 +152,13 @@ export function resolveLoopOptions(
   }
   const backoffInput = input.backoff ?? {};
   checkKnownKeys(backoffInput, ["initial", "max", "factor"], `${where} backoff`);
-  const initial = checkInteger(
+  const initial = checkDuration(
     backoffInput.initial ?? DEFAULTS.backoff.initial,
     where,
     "backoff.initial",
     { min: 0 },
   );
-  const max = checkInteger(
+  const max = checkDuration(
     backoffInput.max ?? Math.max(DEFAULTS.backoff.max, initial),
     where,
     "backoff.max",
@@ -159,11 +174,16 @@ export function resolveLoopOptions(
   }
   return Object.freeze({
     name: checkName(input.name, where) ?? defaultName,
-    interval: checkInteger(input.interval ?? DEFAULTS.interval, where, "interval", { min: 0 }),
-    stallTimeout: checkInteger(input.stallTimeout ?? DEFAULTS.stallTimeout, where, "stallTimeout", {
-      min: 1,
-      infinity: true,
-    }),
+    interval: checkDuration(input.interval ?? DEFAULTS.interval, where, "interval", { min: 0 }),
+    stallTimeout: checkDuration(
+      input.stallTimeout ?? DEFAULTS.stallTimeout,
+      where,
+      "stallTimeout",
+      {
+        min: 1,
+        infinity: true,
+      },
+    ),
     onError,
     backoff: Object.freeze({ initial, max, factor }),
     maxIterations: checkInteger(
@@ -194,8 +214,10 @@ export function resolveHealthCheckOptions(
   checkKnownKeys(input, ["name", "timeout", "cacheTtl"], where);
   return Object.freeze({
     name: checkName(input.name, where) ?? defaultName,
-    timeout: checkInteger(input.timeout ?? DEFAULTS.checkTimeout, where, "timeout", { min: 1 }),
-    cacheTtl: checkInteger(input.cacheTtl ?? DEFAULTS.checkCacheTtl, where, "cacheTtl", { min: 0 }),
+    timeout: checkDuration(input.timeout ?? DEFAULTS.checkTimeout, where, "timeout", { min: 1 }),
+    cacheTtl: checkDuration(input.cacheTtl ?? DEFAULTS.checkCacheTtl, where, "cacheTtl", {
+      min: 0,
+    }),
   });
 }
 
@@ -235,9 +257,9 @@ export interface BootstrapOptions {
   healthPort?: number | false;
   /** Probe host; default `HEALTH_HOST`, else `@HealthPort`'s host, else `0.0.0.0`. */
   healthHost?: string;
-  /** One deadline for the whole shutdown, in ms; default `SHUTDOWN_TIMEOUT_MS`, else 30_000. */
+  /** One deadline for the whole shutdown, in ms; default `SHUTDOWN_TIMEOUT_MS`, else 25_000. */
   shutdownTimeout?: number;
-  /** Ms readiness is 503 before loops are told to stop; default 0. */
+  /** Ms readiness is 503 before loops are told to stop, inside the budget; default `DRAIN_DELAY_MS`, else 0. */
   drainDelay?: number;
   /** Signals that start a graceful shutdown; default SIGTERM and SIGINT. `false` installs none. */
   signals?: readonly NodeJS.Signals[] | false;
@@ -258,10 +280,12 @@ export interface ResolvedBootstrapOptions {
   readonly logger: Logger | false | undefined;
 }
 
-/** What the services declared with `@HealthPort`, if anything. */
+/** What one service declared with `@HealthPort`. */
 export interface DeclaredHealthPort {
   readonly port: number;
   readonly host: string | undefined;
+  /** The class that declared it, for error messages. */
+  readonly owner: string;
 }
 
 const bootstrapKeys = [
@@ -291,15 +315,54 @@ function envInteger(
   return value;
 }
 
+function envString(env: NodeJS.ProcessEnv, variable: string): string | undefined {
+  const raw = env[variable]?.trim();
+  return raw ? raw : undefined;
+}
+
 /**
- * Resolves `bootstrap()` options. Precedence for the probe address: the
- * option, then the environment (`HEALTH_PORT`, `HEALTH_HOST`), then
- * `@HealthPort`. Throws a ConfigurationError naming the option or variable.
+ * The one value the `@HealthPort` declarations agree on for `key`, or
+ * undefined when none declares one. Declarations that disagree are a
+ * ConfigurationError; it is only asked when no option or variable decides.
+ */
+function agreed(
+  declared: readonly DeclaredHealthPort[],
+  key: "port" | "host",
+): number | string | undefined {
+  const value = (d: DeclaredHealthPort): number | string =>
+    key === "port" ? d.port : (d.host ?? DEFAULTS.healthHost);
+  const first = declared[0];
+  if (first === undefined) return undefined;
+  const other = declared.find((d) => value(d) !== value(first));
+  if (other !== undefined) {
+    const show = (d: DeclaredHealthPort): string =>
+      `${d.owner}: ${d.host ?? DEFAULTS.healthHost}:${d.port}`;
+    throw new ConfigurationError(messages.conflictingHealthPorts(show(first), show(other)));
+  }
+  return value(first);
+}
+
+/** Signals a process can listen for: known to Node, and not SIGKILL or SIGSTOP. */
+function isCatchableSignal(name: unknown): name is NodeJS.Signals {
+  return (
+    typeof name === "string" &&
+    Object.hasOwn(constants.signals, name) &&
+    name !== "SIGKILL" &&
+    name !== "SIGSTOP"
+  );
+}
+
+/**
+ * Resolves `bootstrap()` options. Each setting comes from its option when
+ * given (its environment variable is then not read at all), else from the
+ * environment (`HEALTH_PORT`, `HEALTH_HOST`, `SHUTDOWN_TIMEOUT_MS`,
+ * `DRAIN_DELAY_MS`), else from `@HealthPort`, else the default. Throws a
+ * ConfigurationError naming the option or variable.
  */
 export function resolveBootstrapOptions(
   input: BootstrapOptions,
   env: NodeJS.ProcessEnv,
-  declared: DeclaredHealthPort | undefined,
+  declared: readonly DeclaredHealthPort[] = [],
 ): ResolvedBootstrapOptions {
   const where = "bootstrap()";
   for (const key of Object.keys(input)) {
@@ -307,51 +370,54 @@ export function resolveBootstrapOptions(
       throw new ConfigurationError(messages.unknownOption(where, key, bootstrapKeys));
     }
   }
-  const envPort = envInteger(env, "HEALTH_PORT", 0, 65_535);
-  const envTimeout = envInteger(env, "SHUTDOWN_TIMEOUT_MS", 0, 24 * 60 * 60 * 1000);
-  const envHost = env.HEALTH_HOST?.trim() ? env.HEALTH_HOST.trim() : undefined;
+  const durationRules = { min: 0, error: ConfigurationError };
 
   let healthPort: number | false;
   if (input.healthPort === false) healthPort = false;
   else if (input.healthPort !== undefined)
     healthPort = checkPort(input.healthPort, where, "healthPort", ConfigurationError);
-  else healthPort = envPort ?? declared?.port ?? false;
+  else
+    healthPort =
+      envInteger(env, "HEALTH_PORT", 0, 65_535) ??
+      (agreed(declared, "port") as number | undefined) ??
+      false;
 
-  const healthHost =
-    input.healthHost !== undefined
-      ? checkHost(input.healthHost, where, "healthHost", ConfigurationError)
-      : (envHost ?? declared?.host ?? DEFAULTS.healthHost);
+  let healthHost: string = DEFAULTS.healthHost;
+  if (input.healthHost !== undefined)
+    healthHost = checkHost(input.healthHost, where, "healthHost", ConfigurationError);
+  else if (healthPort !== false)
+    healthHost =
+      envString(env, "HEALTH_HOST") ??
+      (agreed(declared, "host") as string | undefined) ??
+      DEFAULTS.healthHost;
 
   const shutdownTimeout =
     input.shutdownTimeout !== undefined
-      ? checkInteger(input.shutdownTimeout, where, "shutdownTimeout", {
-          min: 0,
-          error: ConfigurationError,
-        })
-      : (envTimeout ?? DEFAULTS.shutdownTimeout);
+      ? checkDuration(input.shutdownTimeout, where, "shutdownTimeout", durationRules)
+      : (envInteger(env, "SHUTDOWN_TIMEOUT_MS", 0, MAX_TIMER_DELAY) ?? DEFAULTS.shutdownTimeout);
 
-  const drainDelay = checkInteger(input.drainDelay ?? DEFAULTS.drainDelay, where, "drainDelay", {
-    min: 0,
-    error: ConfigurationError,
-  });
+  const drainDelay =
+    input.drainDelay !== undefined
+      ? checkDuration(input.drainDelay, where, "drainDelay", durationRules)
+      : (envInteger(env, "DRAIN_DELAY_MS", 0, MAX_TIMER_DELAY) ?? DEFAULTS.drainDelay);
 
   let signals: readonly NodeJS.Signals[] = DEFAULTS.signals;
   if (input.signals === false) signals = [];
   else if (input.signals !== undefined) {
-    if (
-      !Array.isArray(input.signals) ||
-      input.signals.some((s) => typeof s !== "string" || !/^SIG[A-Z0-9]+$/.test(s))
-    ) {
+    const list: unknown = input.signals;
+    if (!Array.isArray(list)) {
       throw new ConfigurationError(
         messages.badOption(
           where,
           "signals",
-          input.signals,
+          list,
           `an array of signal names such as ["SIGTERM"], or false`,
         ),
       );
     }
-    signals = input.signals;
+    const bad = (list as unknown[]).filter((name) => !isCatchableSignal(name));
+    if (bad.length > 0) throw new ConfigurationError(messages.badSignal(bad[0]));
+    signals = [...new Set(list as NodeJS.Signals[])];
   }
 
   if (input.exit !== undefined && typeof input.exit !== "boolean") {
@@ -375,11 +441,12 @@ export function resolveBootstrapOptions(
     drainDelay,
     signals,
     exit: input.exit ?? true,
-    logger,
+    logger: logger === undefined || logger === false ? logger : guardLogger(logger),
   };
 }
 
-function isLogger(value: unknown): value is Logger {
+/** True for an object with pino's four level methods. */
+export function isLogger(value: unknown): value is Logger {
   const candidate = value as Partial<Record<keyof Logger, unknown>> | null;
   return (
     typeof candidate === "object" &&
@@ -397,7 +464,7 @@ function isLogger(value: unknown): value is Logger {
  * new LoopGroup(loops, { shutdownTimeout: 10_000, healthPort: 8080, drainDelay: 5_000 });
  */
 export interface LoopGroupOptions {
-  /** One deadline for the whole shutdown: drain, loop stop and `onShutdown` hooks. Default 30_000. */
+  /** One deadline for the whole shutdown: drain, loop stop, `onShutdown` hooks and the probe server's close. Default 25_000. */
   shutdownTimeout?: number;
   /** Serve probes on this port (0: the OS chooses). Default: no probe server. */
   healthPort?: number;
@@ -442,7 +509,7 @@ export function resolveGroupOptions(input: LoopGroupOptions): ResolvedGroupOptio
     names.add(name);
   }
   return {
-    shutdownTimeout: checkInteger(
+    shutdownTimeout: checkDuration(
       input.shutdownTimeout ?? DEFAULTS.shutdownTimeout,
       where,
       "shutdownTimeout",
@@ -450,22 +517,25 @@ export function resolveGroupOptions(input: LoopGroupOptions): ResolvedGroupOptio
         min: 0,
       },
     ),
-    drainDelay: checkInteger(input.drainDelay ?? DEFAULTS.drainDelay, where, "drainDelay", {
+    drainDelay: checkDuration(input.drainDelay ?? DEFAULTS.drainDelay, where, "drainDelay", {
       min: 0,
     }),
-    logger: input.logger === false || input.logger === undefined ? silentLogger : input.logger,
+    logger:
+      input.logger === false || input.logger === undefined
+        ? silentLogger
+        : guardLogger(input.logger),
     onStart: input.onStart ?? [],
     onShutdown: input.onShutdown ?? [],
     healthChecks: checks.map((c) => ({
       name: c.name,
       check: c.check,
-      timeout: checkInteger(
+      timeout: checkDuration(
         c.timeout ?? DEFAULTS.checkTimeout,
         `health check ${c.name}`,
         "timeout",
         { min: 1 },
       ),
-      cacheTtl: checkInteger(
+      cacheTtl: checkDuration(
         c.cacheTtl ?? DEFAULTS.checkCacheTtl,
         `health check ${c.name}`,
         "cacheTtl",

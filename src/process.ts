@@ -6,7 +6,7 @@
 import { constants } from "node:os";
 import type { ShutdownResult } from "./loop-group.js";
 import { errorMessage, type Logger } from "./logger.js";
-import { now } from "./time.js";
+import { now, startTimer } from "./time.js";
 
 /**
  * A repeat of the first signal within this many ms is the same event
@@ -39,10 +39,10 @@ export interface ProcessBinding {
   readonly exitProcess?: (code: number) => void;
 }
 
-/** Reasons that end in exit code 1 even when the shutdown itself was clean. */
-const FATAL_REASONS = new Set(["uncaughtException", "unhandledRejection", "error", "startup"]);
+/** Reasons that end in exit code 1 even when every loop and hook ended well. */
+const FATAL_REASONS = new Set(["uncaughtException", "unhandledRejection"]);
 
-/** Exit code for a shutdown: 0 when clean, 1 otherwise. */
+/** Exit code for a shutdown: 0 when clean, 1 otherwise (an uncaught error is never clean). */
 export function exitCodeFor(result: ShutdownResult): number {
   return result.clean && !FATAL_REASONS.has(result.reason) ? 0 : 1;
 }
@@ -58,31 +58,63 @@ export function exitProcess(code: number): void {
   process.exit(code);
 }
 
+const PROCESS_OWNER = Symbol.for("loopgroup:process-owner");
+
+/**
+ * Claims the process for one app that will exit it. Returns `release()`, or
+ * undefined when another app (of this copy of loopgroup or another) holds it.
+ */
+export function claimProcess(): (() => void) | undefined {
+  const registry = globalThis as { [PROCESS_OWNER]?: object };
+  if (registry[PROCESS_OWNER] !== undefined) return undefined;
+  const token = {};
+  registry[PROCESS_OWNER] = token;
+  return () => {
+    if (registry[PROCESS_OWNER] === token) delete registry[PROCESS_OWNER];
+  };
+}
+
 /**
  * Installs signal (and, with `exit`, uncaught-error) handlers that drive a
  * graceful shutdown, and with `exit` ends the process with the right code
  * when it is done. Returns `uninstall()`; it also runs by itself when done settles.
+ *
+ * The first signal starts a shutdown, or joins the one already under way
+ * (begun by `shutdown()`, completion, a failed loop or an uncaught error):
+ * only a signal after a first signal forces the exit.
  */
 export function installProcessHandlers(binding: ProcessBinding): () => void {
   const proc: ProcessLike = binding.process ?? process;
   const exit = binding.exitProcess ?? exitProcess;
   const { logger } = binding;
   let fatal = false;
-  let shuttingDown = false;
-  let hardExit: ReturnType<typeof setTimeout> | undefined;
+  let shutdownBegun = false;
+  let exited = false;
+  let cancelHardExit: (() => void) | undefined;
   let installed = true;
+
+  const exitOnce = (code: number): void => {
+    if (exited) return;
+    exited = true;
+    uninstall();
+    exit(code);
+  };
 
   let first: { signal: NodeJS.Signals; at: number } | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (first?.signal === signal && now() - first.at < DUPLICATE_SIGNAL_WINDOW) {
-      logger.debug({ signal }, "same signal delivered twice; counted once");
+    if (first === undefined) {
+      first = { signal, at: now() };
+      logger.info(
+        { signal },
+        shutdownBegun
+          ? "signal received; joining the shutdown under way"
+          : "signal received; shutting down gracefully",
+      );
+      void binding.shutdown(signal);
       return;
     }
-    if (!shuttingDown) {
-      shuttingDown = true;
-      first = { signal, at: now() };
-      logger.info({ signal }, "signal received; shutting down gracefully");
-      void binding.shutdown(signal);
+    if (first.signal === signal && now() - first.at < DUPLICATE_SIGNAL_WINDOW) {
+      logger.debug({ signal }, "same signal delivered twice; counted once");
       return;
     }
     const code = signalExitCode(signal);
@@ -91,7 +123,7 @@ export function installProcessHandlers(binding: ProcessBinding): () => void {
       return;
     }
     logger.warn({ signal, exitCode: code }, "second signal during shutdown; exiting now");
-    exit(code);
+    exitOnce(code);
   };
   const onFatal =
     (kind: "uncaughtException" | "unhandledRejection") =>
@@ -110,33 +142,41 @@ export function installProcessHandlers(binding: ProcessBinding): () => void {
     listeners.push(["uncaughtException", onFatal("uncaughtException")]);
     listeners.push(["unhandledRejection", onFatal("unhandledRejection")]);
   }
-  for (const [event, listener] of listeners) proc.on(event, listener);
-
+  const added: typeof listeners = [];
   const uninstall = (): void => {
     if (!installed) return;
     installed = false;
-    for (const [event, listener] of listeners) proc.off(event, listener);
-    if (hardExit !== undefined) globalThis.clearTimeout(hardExit);
+    for (const [event, listener] of added) proc.off(event, listener);
+    cancelHardExit?.();
   };
+  try {
+    for (const entry of listeners) {
+      proc.on(entry[0], entry[1]);
+      added.push(entry);
+    }
+  } catch (error) {
+    uninstall(); // never leave half the handlers behind
+    throw error;
+  }
 
   void binding.stopping.then(() => {
-    shuttingDown = true;
+    shutdownBegun = true;
     if (binding.exit && installed) {
-      hardExit = globalThis.setTimeout(() => {
+      cancelHardExit = startTimer(() => {
         logger.error(
           { afterMs: binding.hardExitAfter },
           "shutdown overran its budget; forcing exit",
         );
-        exit(1);
+        exitOnce(1);
       }, binding.hardExitAfter);
     }
   });
   void binding.done.then((result) => {
     uninstall();
-    if (!binding.exit) return;
+    if (!binding.exit || exited) return;
     const code = fatal ? 1 : exitCodeFor(result);
     logger.info({ exitCode: code, reason: result.reason }, "exiting");
-    exit(code);
+    exitOnce(code);
   });
   return uninstall;
 }

@@ -6,23 +6,52 @@
  * abort listener added here is removed again; nothing is `unref()`ed.
  */
 
+/**
+ * The longest delay Node's timers take (2^31 - 1 ms, about 24.8 days). A
+ * longer one fires after 1 ms, so every duration in the API is capped here
+ * and `startTimer` re-arms for anything longer.
+ */
+export const MAX_TIMER_DELAY = 2_147_483_647;
+
 /** Milliseconds from a monotonic clock (`performance.now()`, faked by sinon). */
 export function now(): number {
   return globalThis.performance.now();
 }
 
+const noop = (): void => undefined;
+
+/**
+ * Calls `fire` once after `ms` and returns a function that cancels it.
+ * `Infinity` arms no timer at all; a delay past {@link MAX_TIMER_DELAY} is
+ * waited out in steps (never the 1 ms Node gives an overflowing delay); a
+ * negative or NaN delay counts as 0.
+ */
+export function startTimer(fire: () => void, ms: number): () => void {
+  if (ms === Infinity) return noop;
+  let remaining = ms > 0 ? ms : 0;
+  let handle: ReturnType<typeof setTimeout>;
+  const arm = (): void => {
+    const step = Math.min(remaining, MAX_TIMER_DELAY);
+    remaining -= step;
+    handle = globalThis.setTimeout(() => (remaining > 0 ? arm() : fire()), step);
+  };
+  arm();
+  return () => globalThis.clearTimeout(handle);
+}
+
 /**
  * Resolves after `ms`, or at once when `signal` aborts. Never rejects.
  * Resolves with `true` when the full time passed, `false` when aborted.
+ * `sleep(Infinity, signal)` waits for the abort alone, with no timer.
  */
 export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
   if (signal?.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
     const onAbort = (): void => {
-      globalThis.clearTimeout(timer);
+      cancel();
       resolve(false);
     };
-    const timer = globalThis.setTimeout(() => {
+    const cancel = startTimer(() => {
       signal?.removeEventListener("abort", onAbort);
       resolve(true);
     }, ms);
@@ -43,6 +72,8 @@ function wakeWaiter(waiter: Waiter, completed: boolean): void {
 export class Waiter {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private immediate: ReturnType<typeof setImmediate> | undefined;
+  /** Cancels a wait longer than one timer can hold (see startTimer). */
+  private cancelLong: (() => void) | undefined;
   private wake: ((completed: boolean) => void) | undefined;
   private interrupted = false;
 
@@ -51,7 +82,8 @@ export class Waiter {
     if (this.interrupted) return Promise.resolve(false);
     return new Promise((resolve) => {
       this.wake = resolve;
-      this.timer = globalThis.setTimeout(wakeWaiter, ms, this, true);
+      if (ms <= MAX_TIMER_DELAY) this.timer = globalThis.setTimeout(wakeWaiter, ms, this, true);
+      else this.cancelLong = startTimer(() => this.settle(true), ms);
     });
   }
 
@@ -69,6 +101,7 @@ export class Waiter {
     this.interrupted = true;
     if (this.timer !== undefined) globalThis.clearTimeout(this.timer);
     if (this.immediate !== undefined) globalThis.clearImmediate(this.immediate);
+    this.cancelLong?.();
     this.settle(false);
   }
 
@@ -76,6 +109,7 @@ export class Waiter {
   settle(completed: boolean): void {
     this.timer = undefined;
     this.immediate = undefined;
+    this.cancelLong = undefined;
     const wake = this.wake;
     this.wake = undefined;
     wake?.(completed);
@@ -86,8 +120,10 @@ export class Waiter {
 export interface Deadline {
   /** Aborts when the deadline passes (or on cancel), so waits given it end then. */
   readonly signal: AbortSignal;
-  /** True once the deadline has passed. */
+  /** True once the deadline has passed (or was cancelled). */
   readonly expired: boolean;
+  /** Milliseconds left until the deadline, never below 0. */
+  remaining(): number;
   /**
    * Waits for `work` until the deadline: `{ settled: true }` with its value or
    * error when the work settled first, `{ settled: false }` when the deadline did.
@@ -103,11 +139,12 @@ export type RaceOutcome<T> =
   | { settled: true; failed: true; error: unknown }
   | { settled: false };
 
-/** Starts a deadline `ms` from now, backed by exactly one timer. */
+/** Starts a deadline `ms` from now, backed by exactly one timer (none for Infinity). */
 export function deadline(ms: number): Deadline {
   const controller = new AbortController();
   const signal = controller.signal;
-  const timer = globalThis.setTimeout(() => controller.abort(), ms);
+  const endsAt = now() + ms;
+  const clear = startTimer(() => controller.abort(), ms);
   const reached = new Promise<{ settled: false }>((resolve) =>
     signal.addEventListener("abort", () => resolve({ settled: false }), { once: true }),
   );
@@ -115,6 +152,9 @@ export function deadline(ms: number): Deadline {
     signal,
     get expired() {
       return signal.aborted;
+    },
+    remaining() {
+      return signal.aborted ? 0 : Math.max(0, endsAt - now());
     },
     race<T>(work: Promise<T>): Promise<RaceOutcome<T>> {
       const outcome = work.then(
@@ -124,33 +164,40 @@ export function deadline(ms: number): Deadline {
       return Promise.race([outcome, reached]);
     },
     cancel() {
-      globalThis.clearTimeout(timer);
+      clear();
       controller.abort();
     },
   };
 }
 
 /**
- * Resolves with what `work` resolved to, or with `fallback` after `ms`
- * (aborting `controller` so the work can give up too). The timer is cleared
- * as soon as the work settles. A rejection of `work` is passed on.
+ * Resolves with what `work` resolved to, or with `fallback` once `ms` have
+ * passed or `controller` was aborted, whichever comes first. At the timeout
+ * it aborts `controller` with a `TimeoutError`, so the work can give up too;
+ * aborting it from outside cancels the wait. The timer and the listener are
+ * removed as soon as one of them wins. A rejection of `work` is passed on.
  */
 export async function withTimeout<T>(
   work: Promise<T>,
   ms: number,
   fallback: T,
-  controller?: AbortController,
+  controller: AbortController = new AbortController(),
 ): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<T>((resolve) => {
-    timer = globalThis.setTimeout(() => {
-      controller?.abort(new Error(`timed out after ${ms} ms`));
-      resolve(fallback);
-    }, ms);
+  const signal = controller.signal;
+  if (signal.aborted) return fallback;
+  let onAbort: () => void = noop;
+  const ended = new Promise<T>((resolve) => {
+    onAbort = () => resolve(fallback);
+    signal.addEventListener("abort", onAbort, { once: true });
   });
+  const clear = startTimer(
+    () => controller.abort(new DOMException(`timed out after ${ms} ms`, "TimeoutError")),
+    ms,
+  );
   try {
-    return await Promise.race([work, timedOut]);
+    return await Promise.race([work, ended]);
   } finally {
-    globalThis.clearTimeout(timer);
+    clear();
+    signal.removeEventListener("abort", onAbort);
   }
 }

@@ -129,15 +129,29 @@ describe("decorators", () => {
     const proto = { constructor: class Numbers {} };
     const method = { value: () => undefined };
     const cases: [unknown, RegExp][] = [
-      [Loop({ interval: -1 }), /option "interval" must be an integer >= 0, got -1/],
+      [Loop({ interval: -1 }), /option "interval" must be an integer from 0 to 2147483647, got -1/],
       [Loop({ interval: 1.5 }), /"interval" must be an integer/],
       [Loop({ interval: Number.NaN }), /"interval" .* got NaN/],
       [Loop({ interval: Infinity }), /"interval"/],
-      [Loop({ stallTimeout: 0 }), /"stallTimeout" must be an integer >= 1 \(or Infinity\)/],
+      [
+        Loop({ stallTimeout: 0 }),
+        /"stallTimeout" must be an integer from 1 to 2147483647 \(or Infinity\)/,
+      ],
       [Loop({ maxIterations: 0 }), /"maxIterations"/],
       [Loop({ backoff: { initial: -1 } }), /"backoff.initial"/],
       [HealthCheck({ timeout: 0 }), /@HealthCheck\(\) on Numbers.m: option "timeout"/],
       [HealthCheck({ cacheTtl: -1 }), /"cacheTtl"/],
+      // Past Node's timer limit a delay fires after 1 ms: refused, never armed.
+      [
+        Loop({ interval: 3e9 }),
+        /"interval" must be an integer from 0 to 2147483647, got 3000000000/,
+      ],
+      [Loop({ interval: 2 ** 31 }), /"interval"/],
+      [Loop({ stallTimeout: 2 ** 31 }), /"stallTimeout"/],
+      [Loop({ backoff: { max: 2 ** 31 } }), /"backoff.max"/],
+      [Loop({ backoff: { initial: 2 ** 31 } }), /"backoff.initial"/],
+      [HealthCheck({ timeout: 2 ** 31 }), /"timeout"/],
+      [HealthCheck({ cacheTtl: 2 ** 31 }), /"cacheTtl"/],
     ];
     for (const [decorator, message] of cases) {
       expect(() => applyTo(decorator, proto, "m", method)).to.throw(TypeError, message);

@@ -171,7 +171,7 @@ describe("LoopRunner", () => {
       { onError: "stop" },
       (ctx) =>
         new Promise((_, reject) =>
-          ctx.signal.addEventListener("abort", () => reject(new Error("aborted"))),
+          ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason as Error)),
         ),
     );
     const running = loop.run();

@@ -5,6 +5,7 @@ import {
   resolveGroupOptions,
   resolveLoopOptions,
 } from "../src/options.js";
+import type { Logger } from "../src/logger.js";
 import { recordingLogger } from "./helpers/logger.js";
 
 describe("options", () => {
@@ -53,7 +54,7 @@ describe("options", () => {
   });
 
   describe("resolveBootstrapOptions", () => {
-    const declared = { port: 9000, host: "127.0.0.1" };
+    const declared = [{ port: 9000, host: "127.0.0.1", owner: "Svc" }];
 
     it("takes the probe port from the option, then HEALTH_PORT, then @HealthPort", () => {
       expect(
@@ -63,7 +64,7 @@ describe("options", () => {
         8000,
       );
       expect(resolveBootstrapOptions({}, {}, declared).healthPort).to.equal(9000);
-      expect(resolveBootstrapOptions({}, {}, undefined).healthPort).to.equal(false);
+      expect(resolveBootstrapOptions({}, {}, []).healthPort).to.equal(false);
       expect(
         resolveBootstrapOptions({ healthPort: false }, { HEALTH_PORT: "8000" }, declared)
           .healthPort,
@@ -79,18 +80,18 @@ describe("options", () => {
         resolveBootstrapOptions({}, { HEALTH_HOST: "127.0.0.2" }, declared).healthHost,
       ).to.equal("127.0.0.2");
       expect(resolveBootstrapOptions({}, {}, declared).healthHost).to.equal("127.0.0.1");
-      expect(resolveBootstrapOptions({}, {}, undefined).healthHost).to.equal("0.0.0.0");
+      expect(resolveBootstrapOptions({}, {}, []).healthHost).to.equal("0.0.0.0");
     });
 
     it("reads SHUTDOWN_TIMEOUT_MS unless the option is given", () => {
       expect(
-        resolveBootstrapOptions({}, { SHUTDOWN_TIMEOUT_MS: "5000" }, undefined).shutdownTimeout,
+        resolveBootstrapOptions({}, { SHUTDOWN_TIMEOUT_MS: "5000" }, []).shutdownTimeout,
       ).to.equal(5_000);
       expect(
-        resolveBootstrapOptions({ shutdownTimeout: 10 }, { SHUTDOWN_TIMEOUT_MS: "5000" }, undefined)
+        resolveBootstrapOptions({ shutdownTimeout: 10 }, { SHUTDOWN_TIMEOUT_MS: "5000" }, [])
           .shutdownTimeout,
       ).to.equal(10);
-      expect(resolveBootstrapOptions({}, {}, undefined).shutdownTimeout).to.equal(30_000);
+      expect(resolveBootstrapOptions({}, {}, []).shutdownTimeout).to.equal(25_000);
     });
 
     it("rejects an environment value that is not a number, naming the variable and the value", () => {
@@ -101,7 +102,7 @@ describe("options", () => {
         ["SHUTDOWN_TIMEOUT_MS", "-1"],
         ["SHUTDOWN_TIMEOUT_MS", "1e3"],
       ] as const) {
-        expect(() => resolveBootstrapOptions({}, { [variable]: value }, undefined))
+        expect(() => resolveBootstrapOptions({}, { [variable]: value }, []))
           .to.throw(ConfigurationError)
           .with.property("message")
           .that.includes(variable)
@@ -111,53 +112,46 @@ describe("options", () => {
 
     it("treats an empty variable as unset", () => {
       expect(
-        resolveBootstrapOptions({}, { HEALTH_PORT: "", SHUTDOWN_TIMEOUT_MS: " " }, undefined),
+        resolveBootstrapOptions({}, { HEALTH_PORT: "", SHUTDOWN_TIMEOUT_MS: " " }, []),
       ).to.include({
         healthPort: false,
-        shutdownTimeout: 30_000,
+        shutdownTimeout: 25_000,
       });
     });
 
     it("rejects bad options by name", () => {
-      expect(() => resolveBootstrapOptions({ healthPort: 65_536 }, {}, undefined)).to.throw(
+      expect(() => resolveBootstrapOptions({ healthPort: 65_536 }, {}, [])).to.throw(
         ConfigurationError,
         /healthPort/,
       );
-      expect(() => resolveBootstrapOptions({ drainDelay: -5 }, {}, undefined)).to.throw(
-        /drainDelay/,
-      );
-      expect(() => resolveBootstrapOptions({ signals: ["TERM"] as never }, {}, undefined)).to.throw(
+      expect(() => resolveBootstrapOptions({ drainDelay: -5 }, {}, [])).to.throw(/drainDelay/);
+      expect(() => resolveBootstrapOptions({ signals: ["TERM"] as never }, {}, [])).to.throw(
         /signals/,
       );
-      expect(() => resolveBootstrapOptions({ logger: {} as never }, {}, undefined)).to.throw(
-        /logger/,
-      );
-      expect(() => resolveBootstrapOptions({ exit: "no" as never }, {}, undefined)).to.throw(
-        /exit/,
-      );
-      expect(() => resolveBootstrapOptions({ timeout: 1 } as never, {}, undefined)).to.throw(
+      expect(() => resolveBootstrapOptions({ logger: {} as never }, {}, [])).to.throw(/logger/);
+      expect(() => resolveBootstrapOptions({ exit: "no" as never }, {}, [])).to.throw(/exit/);
+      expect(() => resolveBootstrapOptions({ timeout: 1 } as never, {}, [])).to.throw(
         /unknown option "timeout"/,
       );
     });
 
     it("keeps signals, exit and logger as given", () => {
       const logger = recordingLogger();
-      expect(
-        resolveBootstrapOptions({ signals: false, exit: false, logger }, {}, undefined),
-      ).to.include({
-        exit: false,
-        logger,
-      });
-      expect(
-        resolveBootstrapOptions({ signals: ["SIGUSR2"] }, {}, undefined).signals,
-      ).to.deep.equal(["SIGUSR2"]);
+      const resolved = resolveBootstrapOptions({ signals: false, exit: false, logger }, {}, []);
+      expect(resolved.exit).to.equal(false);
+      expect(resolved.signals).to.deep.equal([]);
+      (resolved.logger as Logger).info({ a: 1 }, "through");
+      expect(logger.lines).to.deep.equal([{ level: "info", fields: { a: 1 }, message: "through" }]);
+      expect(resolveBootstrapOptions({ signals: ["SIGUSR2"] }, {}, []).signals).to.deep.equal([
+        "SIGUSR2",
+      ]);
     });
   });
 
   describe("resolveGroupOptions", () => {
-    it("fills defaults: silent, no probes, 30 s budget", () => {
+    it("fills defaults: silent, no probes, 25 s budget", () => {
       const resolved = resolveGroupOptions({});
-      expect(resolved).to.include({ shutdownTimeout: 30_000, drainDelay: 0, health: undefined });
+      expect(resolved).to.include({ shutdownTimeout: 25_000, drainDelay: 0, health: undefined });
       expect(resolved.healthChecks).to.deep.equal([]);
     });
 

@@ -13,7 +13,7 @@ describe("the SPEC's 'Tests users write' snippet", () => {
   let clock: sinon.SinonFakeTimers;
   afterEach(() => clock.restore());
 
-  it("reports a loop that ignores abort as timed out at the 30 s default, without real waiting", async () => {
+  it("reports a loop that ignores abort as timed out at the default deadline, without real waiting", async () => {
     clock = sinon.useFakeTimers();
     const app = await bootstrap(StubbornService, {
       signals: false,
