@@ -26,7 +26,7 @@ describe("end to end: a worker process under real signals", function () {
     expect((await probe(port, "/health/live")).status).to.equal(200);
     const exit = await worker.exited;
     expect(exit.code).to.equal(0);
-    expect(exit.afterMs).to.be.lessThan(5_000); // budget 30 s, drain 1 s, loops sleep 60 s
+    expect(exit.afterMs).to.be.lessThan(5_000); // budget 25 s, drain 1 s, loops sleep 60 s
     expect(worker.stderr).to.include("exiting exitCode=0");
   });
 
@@ -91,5 +91,34 @@ describe("end to end: a worker process under real signals", function () {
     } finally {
       blocker.close();
     }
+  });
+
+  it("a SIGTERM during a shutdown the app began itself joins it: the batch finishes and it exits 0, not 143", async () => {
+    const worker = start("winding-down");
+    await worker.waitFor(/shutdown begun reason=deploy/);
+    worker.kill("SIGTERM");
+    const exit = await worker.exited;
+    expect(exit.code).to.equal(0);
+    expect(worker.stderr).to.include("signal received; joining the shutdown under way");
+    expect(worker.stderr).to.include("batch exported");
+    expect(worker.stderr).to.include("exiting exitCode=0 reason=deploy");
+  });
+
+  it("refuses a second bootstrap() in one process; the first app runs on and exits 0", async () => {
+    const worker = start("two-apps");
+    await worker.waitFor(/second app refused: .*one bootstrap\(\[A, B\]\)/);
+    const port = await worker.port();
+    expect((await probe(port, "/health/ready")).status).to.equal(200);
+    worker.kill("SIGTERM");
+    expect((await worker.exited).code).to.equal(0);
+    expect(worker.stderr).to.not.include("Second.tock");
+  });
+
+  it("exits 1 with a clear message on an invalid logger, instead of a TypeError from it", async () => {
+    const worker = start("bad-logger");
+    const exit = await worker.exited;
+    expect(exit.code).to.equal(1);
+    expect(worker.stderr).to.include('option "logger" must be an object with debug, info, warn');
+    expect(worker.stderr).to.not.include("is not a function");
   });
 });

@@ -90,7 +90,9 @@ describe("reliability: faults end in their documented state, log line and exit c
       /loops still running at the shutdown deadline loops=Faulty.work/,
     );
     expect(outcome.exitCode).to.equal(1);
-    expect(outcome.ms).to.be.within(1_000, 2_500);
+    // Given up at the budget less the fifth kept for @OnShutdown (800 of 1 000 ms); the hook
+    // then closes, and the process exits inside the budget.
+    expect(outcome.ms).to.be.within(800, 1_500);
   });
 
   it("a loop that ignores abort and keeps timers alive is cut at the deadline (exit 1)", async () => {
@@ -104,7 +106,9 @@ describe("reliability: faults end in their documented state, log line and exit c
       /loops still running at the shutdown deadline/,
     );
     expect(outcome.exitCode).to.equal(1);
-    expect(outcome.ms).to.be.within(1_000, 2_500);
+    // Given up at the budget less the fifth kept for @OnShutdown (800 of 1 000 ms); the hook
+    // then closes, and the process exits inside the budget.
+    expect(outcome.ms).to.be.within(800, 1_500);
   });
 
   it("a throw in @OnStart aborts startup before any loop (exit 1)", async () => {
@@ -186,7 +190,7 @@ describe("reliability: faults end in their documented state, log line and exit c
     expect(performance.now() - began).to.be.lessThan(500 + 200);
     const pending = probe(port, "/health/ready");
     worker.kill("SIGTERM");
-    await pending.catch(() => undefined);
+    expect((await pending).status, "a JSON 503, never a reset").to.equal(503);
     const outcome = await record(
       "signal while a health check hangs",
       "stopped",
