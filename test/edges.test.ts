@@ -25,6 +25,7 @@ import { resolveBootstrapOptions, resolveLoopOptions, type LoopOptions } from ".
 import { claimProcess, exitCodeFor, installProcessHandlers } from "../src/process.js";
 import { startTimer, MAX_TIMER_DELAY } from "../src/time.js";
 import { useFakeClock } from "./helpers/clock.js";
+import { processHarness } from "./helpers/process-harness.js";
 import { deferred, forever } from "./helpers/deferred.js";
 import { recordingLogger } from "./helpers/logger.js";
 import { probe } from "./helpers/probe.js";
@@ -50,29 +51,8 @@ describe("edges (fake clock)", () => {
   const clock = useFakeClock();
 
   describe("1. a signal that arrives during a shutdown begun otherwise joins it", () => {
-    function harness() {
-      const proc = new EventEmitter();
-      const exits: number[] = [];
-      const reasons: string[] = [];
-      const stopping = deferred<string>();
-      const done = deferred<ShutdownResult>();
-      installProcessHandlers({
-        signals: ["SIGTERM", "SIGINT"],
-        exit: true,
-        logger: recordingLogger(),
-        hardExitAfter: 10_000,
-        shutdown: (reason) => {
-          reasons.push(reason);
-          stopping.resolve(reason);
-          return done.promise;
-        },
-        stopping: stopping.promise,
-        done: done.promise,
-        process: proc,
-        exitProcess: (code) => void exits.push(code),
-      });
-      return { proc, exits, reasons, stopping, done };
-    }
+    const harness = (): ReturnType<typeof processHarness> =>
+      processHarness({ hardExitAfter: 10_000 });
 
     it("the first SIGTERM after app.shutdown() does not exit 143; the clean result exits 0", async () => {
       const h = harness();

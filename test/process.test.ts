@@ -1,46 +1,15 @@
 import { expect } from "chai";
-import { EventEmitter } from "node:events";
 import type { ShutdownResult } from "../src/loop-group.js";
-import {
-  exitCodeFor,
-  installProcessHandlers,
-  signalExitCode,
-  type ProcessBinding,
-} from "../src/process.js";
+import { exitCodeFor, signalExitCode } from "../src/process.js";
 import { useFakeClock } from "./helpers/clock.js";
-import { deferred } from "./helpers/deferred.js";
-import { recordingLogger } from "./helpers/logger.js";
+import { processHarness } from "./helpers/process-harness.js";
 
 const clean: ShutdownResult = { clean: true, reason: "SIGTERM", timedOut: [], failed: [] };
 
 describe("process handlers", () => {
   const clock = useFakeClock();
 
-  function harness(overrides: Partial<ProcessBinding> = {}) {
-    const proc = new EventEmitter();
-    const exits: number[] = [];
-    const reasons: string[] = [];
-    const stopping = deferred<string>();
-    const done = deferred<ShutdownResult>();
-    const log = recordingLogger();
-    const uninstall = installProcessHandlers({
-      signals: ["SIGTERM", "SIGINT"],
-      exit: true,
-      logger: log,
-      hardExitAfter: 2_000,
-      shutdown: (reason) => {
-        reasons.push(reason);
-        stopping.resolve(reason);
-        return done.promise;
-      },
-      stopping: stopping.promise,
-      done: done.promise,
-      process: proc,
-      exitProcess: (code) => void exits.push(code),
-      ...overrides,
-    });
-    return { proc, exits, reasons, done, stopping, log, uninstall };
-  }
+  const harness = processHarness;
 
   it("maps results to exit codes: 0 only for a clean, non-fatal shutdown", () => {
     expect(exitCodeFor(clean)).to.equal(0);
