@@ -8,6 +8,7 @@ import type { HealthServerAddress } from "./health-server.js";
 import { LoopGroup, type Hook, type ShutdownResult } from "./loop-group.js";
 import { LoopRunner, type LoopContext } from "./loop-runner.js";
 import { errorMessage, guardLogger, silentLogger, stderrLogger, type Logger } from "./logger.js";
+import { checkOverriddenLoops, overriddenOptions } from "./loop-overrides.js";
 import { isDeclared, readDeclaration, type AnyClass, type ServiceDeclaration } from "./metadata.js";
 import {
   isLogger,
@@ -78,9 +79,7 @@ function discover(services: Service | readonly Service[]): Discovered[] {
     } else {
       throw new ConfigurationError(messages.notAService(service));
     }
-    const declaration = readDeclaration(target);
-    if (declaration.loops.length === 0) throw new ConfigurationError(messages.noLoops(target.name));
-    return { instance, className: target.name, declaration };
+    return { instance, className: target.name, declaration: readDeclaration(target) };
   });
 }
 
@@ -125,14 +124,16 @@ function build(
     d: { method: string | symbol; nameGiven: boolean; options: { name: string } },
   ): string => (d.nameGiven ? d.options.name : where(className, d.method));
 
+  // A service may hold only hooks or checks (the owner of a shared connection), as long as the app has a loop.
+  const declaredLoops = found.flatMap(({ instance, className, declaration }) =>
+    declaration.loops.map((loop) => ({ instance, className, loop, name: nameOf(className, loop) })),
+  );
+  if (declaredLoops.length === 0) {
+    throw new ConfigurationError(messages.noLoopInApp(found.map((f) => f.className)));
+  }
   uniqueOrThrow(
     "loop",
-    found.flatMap(({ className, declaration }) =>
-      declaration.loops.map((l) => ({
-        name: nameOf(className, l),
-        where: where(className, l.method),
-      })),
-    ),
+    declaredLoops.map((d) => ({ name: d.name, where: where(d.className, d.loop.method) })),
   );
   uniqueOrThrow(
     "health check",
@@ -143,15 +144,23 @@ function build(
       })),
     ),
   );
-
-  const loops = found.flatMap(({ instance, className, declaration }) =>
-    declaration.loops.map((loop) => {
-      const body = methodOf(instance, loop.method);
-      const name = nameOf(className, loop);
-      const options = name === loop.options.name ? loop.options : { ...loop.options, name };
-      return new LoopRunner(options, (ctx: LoopContext) => body.call(instance, ctx), { logger });
-    }),
+  checkOverriddenLoops(
+    resolved.loops,
+    declaredLoops.map((d) => d.name),
   );
+
+  const loops = declaredLoops.flatMap(({ instance, loop, name }) => {
+    const options = overriddenOptions(name, loop.input, loop.options, resolved.loops);
+    const body = methodOf(instance, loop.method);
+    const call = (ctx: LoopContext): unknown => body.call(instance, ctx);
+    if (options.concurrency === 1) return [new LoopRunner(options, call, { logger })];
+    // n copies, each a loop of its own everywhere a loop is named: Name#1 … Name#n.
+    return Array.from(
+      { length: options.concurrency },
+      (_, i) =>
+        new LoopRunner({ ...options, name: `${name}#${i + 1}` }, call, { logger, worker: i + 1 }),
+    );
+  });
   const hooks = (pick: (d: ServiceDeclaration) => ServiceDeclaration["startHooks"]): Hook[] =>
     found.flatMap(({ instance, className, declaration }) =>
       pick(declaration).map((hook) => {

@@ -84,8 +84,12 @@ export function Loop(options: LoopOptions = {}): MethodDecoratorFor<(ctx: LoopCo
   return (...args: [object, string | symbol, PropertyDescriptor]) => {
     const { target, method, where } = instanceMethod("Loop", args);
     const resolved = resolveLoopOptions(options ?? {}, where, `@Loop() on ${where}`);
+    const input = Object.freeze({
+      ...options,
+      backoff: options?.backoff && { ...options.backoff },
+    });
     const nameGiven = options?.name !== undefined;
-    recordLoop(target, { method, decorator: "Loop", options: resolved, nameGiven });
+    recordLoop(target, { method, decorator: "Loop", options: resolved, input, nameGiven });
   };
 }
 

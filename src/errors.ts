@@ -66,19 +66,27 @@ export const messages = {
   badEnv: (variable: string, value: string, expected: string) =>
     `Environment variable ${variable}=${JSON.stringify(value)} is not valid: expected ${expected}. Fix or unset ${variable}.`,
   notAService: (value: unknown) =>
-    `bootstrap(): ${describe(value)} is not a service. Pass a class with at least one @Loop() method, an instance of one, or an array of them.`,
+    `bootstrap(): ${describe(value)} is not a service. Pass a class decorated with @Loop() (or @OnStart, @OnShutdown, @HealthCheck), an instance of one, or an array of them.`,
   noLoops: (className: string) =>
-    `bootstrap(): class ${className} has no @Loop() method. Mark at least one method with @Loop(), or leave the class out of bootstrap().`,
+    `bootstrap(): class ${className} has no loopgroup decorator. Mark a method with @Loop() (or @OnStart, @OnShutdown, @HealthCheck), or leave the class out of bootstrap().`,
   constructorArguments: (className: string, count: number) =>
     `bootstrap(): class ${className} takes ${count} constructor argument(s), so loopgroup cannot create it. Create it yourself and pass the instance: bootstrap(new ${className}(...)).`,
   noServices: () =>
     `bootstrap(): no services given. Pass a class with at least one @Loop() method.`,
   duplicateName: (kind: string, name: string, places?: readonly [string, string]) =>
-    `Two ${kind}s are named "${name}"${places ? ` (${places[0]} and ${places[1]})` : ""}. Names must be unique: give one a different name with { name: "..." }.`,
+    `Two ${kind}s are named "${name}"${places ? ` (${places[0]} and ${places[1]})` : ""}. Names must be unique: give one a different name with { name: "..." }${kind === "loop" ? ", or, for parallel copies of one loop, pass one instance and set @Loop({ concurrency: n })" : ""}.`,
   conflictingHealthPorts: (first: string, second: string) =>
     `bootstrap(): services ask for different health ports (${first} and ${second}). Use one @HealthPort, or choose with the healthPort / healthHost options or HEALTH_PORT / HEALTH_HOST.`,
   badSignal: (value: unknown) =>
     `bootstrap(): option "signals" names ${describe(value)}, which is not a signal this process can catch. Use names from os.constants.signals such as "SIGTERM" or "SIGINT"; SIGKILL and SIGSTOP cannot be caught.`,
+  badOverrides: (where: string, found: string) =>
+    `${where} must be an object of per-loop options such as { "OrderWorker.consume": { concurrency: 8 } }, found ${found}.`,
+  overrideName: (where: string, loop: string) =>
+    `${where}["${loop}"]: option "name" cannot be overridden: loops are looked up by it. Rename the loop in its @Loop() decorator.`,
+  unknownOverriddenLoop: (where: string, loop: string, known: readonly string[]) =>
+    `${where} names loop "${loop}", which this app does not have. Its loops are: ${known.join(", ")}. Use the name without "#n" to set every copy of a loop.`,
+  noLoopInApp: (classes: readonly string[]) =>
+    `bootstrap(): no @Loop() method in any service (${classes.join(", ")}). An app needs at least one loop: mark a method with @Loop(). Classes with only @OnStart, @OnShutdown or @HealthCheck may join an app that has one.`,
   secondApp: () =>
     `bootstrap(): another app in this process already owns it (it was bootstrapped with exit: true and has not finished). One app per process: pass every service to one bootstrap([A, B]), or give the second one exit: false.`,
   startupFailed: (name: string, cause: string) =>

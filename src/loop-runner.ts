@@ -24,8 +24,14 @@ export interface LoopContext {
   readonly name: string;
   /** 1 on the first call. */
   readonly iteration: number;
-  /** Aborted when shutdown begins: pass it to I/O so waits end promptly. */
+  /**
+   * Aborted when shutdown begins (or the loop is stopped): pass it to I/O so
+   * waits end promptly. A fresh one each iteration, created when first read,
+   * so listeners added to it never pile up across iterations.
+   */
   readonly signal: AbortSignal;
+  /** Which copy of the loop this is under `concurrency`, 1 to n (always 1 without it). */
+  readonly worker: number;
   /** Says "still making progress" inside a long iteration (see `stallTimeout`). */
   heartbeat(): void;
   /** Resolves after `ms`, or at once when `signal` aborts. Never rejects. */
@@ -65,6 +71,8 @@ export interface LoopRunnerDependencies {
   readonly logger?: Logger;
   /** Source of jitter in `[0, 1)`; `Math.random` unless a test pins it. */
   readonly random?: () => number;
+  /** Which copy this is under `concurrency` (`ctx.worker`); default 1. */
+  readonly worker?: number;
 }
 
 /**
@@ -75,10 +83,15 @@ export interface LoopRunnerDependencies {
  */
 export class LoopRunner implements Runnable {
   readonly name: string;
+  /** `ctx.worker`: which copy of its loop this runner is. */
+  readonly worker: number;
   private current: LoopState = "idle";
   /** The group's bookkeeping, once attached; a loop run alone keeps none. */
   private health: LoopHealth | undefined;
-  /** Created when user code first reads `ctx.signal`: most loops never pay for an AbortController. */
+  /**
+   * The current iteration's, created when user code first reads `ctx.signal`:
+   * most loops never pay for an AbortController. Dropped at each iteration's start.
+   */
   private controller: AbortController | undefined;
   private readonly waiter = new Waiter();
   private readonly context: LoopContext;
@@ -99,6 +112,7 @@ export class LoopRunner implements Runnable {
     dependencies: LoopRunnerDependencies = {},
   ) {
     this.name = options.name;
+    this.worker = dependencies.worker ?? 1;
     this.logger = dependencies.logger ?? silentLogger;
     this.random = dependencies.random ?? Math.random;
     this.context = new LoopRunner.Context(this);
@@ -119,6 +133,9 @@ export class LoopRunner implements Runnable {
     }
     get signal(): AbortSignal {
       return this.runner.signal;
+    }
+    get worker(): number {
+      return this.runner.worker;
     }
     heartbeat(): void {
       this.runner.heartbeat();
@@ -199,9 +216,11 @@ export class LoopRunner implements Runnable {
 
   private async loop(): Promise<void> {
     if (this.stopRequested) return;
-    const { interval, maxIterations, onError, backoff } = this.options;
+    const { interval, maxIterations, onError, backoff, retryFor } = this.options;
     const waiter = this.waiter;
     let failures = 0;
+    /** When the loop first failed since its last success (for retryFor). */
+    let failingSince = 0;
     // True after a wait on a timer: that already let the event loop turn, no extra yield needed.
     let waited = true;
     this.setState("running");
@@ -222,6 +241,7 @@ export class LoopRunner implements Runnable {
       const complete = this.completeRequested || this.iterations >= maxIterations;
       if (failure === undefined) {
         failures = 0;
+        failingSince = 0;
         if (complete) break;
         if (interval > 0) waited = await waiter.sleep(interval);
         continue;
@@ -237,22 +257,36 @@ export class LoopRunner implements Runnable {
       this.errors += 1;
       this.lastError = errorMessage(failure.error);
       if (onError === "retry" && !complete && !this.stopRequested) {
+        if (failures === 0) failingSince = now();
         failures += 1;
-        const delay = nextDelay(failures, backoff, this.random);
-        this.logger.warn(
-          {
-            loop: this.name,
-            iteration: this.iterations,
-            attempt: failures,
-            retryInMs: delay,
-            error: this.lastError,
-          },
-          "loop iteration failed; retrying",
+        const left = retryFor - (now() - failingSince);
+        if (left > 0) {
+          // Never sleeps past the retryFor deadline: the loop gives up right at it.
+          const delay = Math.min(nextDelay(failures, backoff, this.random), left);
+          this.logger.warn(
+            {
+              loop: this.name,
+              iteration: this.iterations,
+              attempt: failures,
+              retryInMs: delay,
+              error: this.lastError,
+            },
+            "loop iteration failed; retrying",
+          );
+          this.setState("backoff");
+          waited = await waiter.sleep(delay);
+          if (this.stopRequested) continue;
+          if (now() - failingSince < retryFor) {
+            this.setState("running");
+            continue;
+          }
+        }
+        this.setState("failed");
+        this.logger.error(
+          { loop: this.name, retryForMs: retryFor, attempts: failures, error: this.lastError },
+          "loop failed without a success for retryFor; giving up and shutting the app down",
         );
-        this.setState("backoff");
-        waited = await waiter.sleep(delay);
-        if (!this.stopRequested) this.setState("running");
-        continue;
+        throw failure.error;
       }
       // This failure ends the loop: its policy says so, it was the last
       // iteration (maxIterations, ctx.stop()), or it came during shutdown
@@ -270,6 +304,7 @@ export class LoopRunner implements Runnable {
 
   private beginIteration(): void {
     this.inIteration = true;
+    this.controller = undefined; // ctx.signal belongs to one iteration
     if (this.options.stallTimeout !== Infinity) {
       this.lastProgressAt = now();
       this.health?.progress(this, this.options.stallTimeout, this.lastProgressAt);

@@ -7,7 +7,7 @@
  */
 import { createRequire } from "node:module";
 import type {} from "reflect-metadata"; // the global Reflect metadata types only
-import type { ResolvedHealthCheckOptions, ResolvedLoopOptions } from "./options.js";
+import type { LoopOptions, ResolvedHealthCheckOptions, ResolvedLoopOptions } from "./options.js";
 
 // Installs the Reflect metadata API. Loaded with require(): reflect-metadata is
 // CommonJS, and going through Node's ESM-to-CommonJS wrapper costs about 6 ms
@@ -35,6 +35,8 @@ export interface MemberDeclaration {
 /** A method declared with `@Loop()`. */
 export interface LoopDeclaration extends MemberDeclaration {
   readonly options: ResolvedLoopOptions;
+  /** The options as written in the decorator, for deploy-time overrides to merge into. */
+  readonly input: Readonly<LoopOptions>;
   /** False when `options.name` is only the default, to be replaced by the bootstrapped class's name. */
   readonly nameGiven: boolean;
 }

@@ -9,6 +9,11 @@ import type { CheckFunction, NamedHealthCheck } from "./health-check.js";
 import type { Hook } from "./loop-group.js";
 import { constants } from "node:os";
 import { guardLogger, silentLogger, type Logger } from "./logger.js";
+import {
+  readLoopOverrides,
+  type LoopOverrides,
+  type ResolvedLoopOverrides,
+} from "./loop-overrides.js";
 import { MAX_TIMER_DELAY } from "./time.js";
 
 /** What a loop does when an iteration throws. */
@@ -33,6 +38,14 @@ export interface LoopOptions {
   backoff?: Partial<BackoffOptions>;
   /** The loop completes after this many iterations. Default unlimited. */
   maxIterations?: number;
+  /**
+   * Under `onError: "retry"`: once the loop has failed without a success for
+   * this many ms (from its first failure since the last success), it gives up
+   * as under `"shutdown"`: the loop ends failed and the app exits 1. Default unlimited.
+   */
+  retryFor?: number;
+  /** Run this many copies of the loop in parallel (1 to 10 000), named `Name#1` … `Name#n`. Default 1. */
+  concurrency?: number;
 }
 
 /** `@Loop()` options with every default filled in. Off and unlimited are `Infinity`. */
@@ -43,6 +56,8 @@ export interface ResolvedLoopOptions {
   readonly onError: OnError;
   readonly backoff: BackoffOptions;
   readonly maxIterations: number;
+  readonly retryFor: number;
+  readonly concurrency: number;
 }
 
 /**
@@ -73,6 +88,8 @@ export const DEFAULTS = {
   onError: "retry" as OnError,
   backoff: { initial: 1_000, max: 30_000, factor: 2 } as BackoffOptions,
   maxIterations: Infinity,
+  retryFor: Infinity,
+  concurrency: 1,
   checkTimeout: 1_000,
   checkCacheTtl: 1_000,
   healthHost: "0.0.0.0",
@@ -135,7 +152,20 @@ function checkName(value: unknown, where: string): string | undefined {
   return value;
 }
 
-const loopOptionKeys = ["name", "interval", "stallTimeout", "onError", "backoff", "maxIterations"];
+/** Every option `@Loop()` takes. */
+export const loopOptionKeys = [
+  "name",
+  "interval",
+  "stallTimeout",
+  "onError",
+  "backoff",
+  "maxIterations",
+  "retryFor",
+  "concurrency",
+] as const;
+
+/** The most copies `concurrency` may ask for. */
+export const MAX_CONCURRENCY = 10_000;
 
 /** Validates `@Loop()` options at decoration time; throws a TypeError naming `where`. */
 export function resolveLoopOptions(
@@ -148,6 +178,16 @@ export function resolveLoopOptions(
   if (!["retry", "stop", "shutdown"].includes(onError)) {
     throw new TypeError(
       messages.badOption(where, "onError", onError, `"retry", "stop" or "shutdown"`),
+    );
+  }
+  if (input.retryFor !== undefined && onError !== "retry") {
+    throw new TypeError(
+      messages.badOption(
+        where,
+        "retryFor",
+        input.retryFor,
+        `unset: it applies under onError "retry" only`,
+      ),
     );
   }
   const backoffInput = input.backoff ?? {};
@@ -195,6 +235,14 @@ export function resolveLoopOptions(
         infinity: true,
       },
     ),
+    retryFor: checkDuration(input.retryFor ?? DEFAULTS.retryFor, where, "retryFor", {
+      min: 0,
+      infinity: true,
+    }),
+    concurrency: checkInteger(input.concurrency ?? DEFAULTS.concurrency, where, "concurrency", {
+      min: 1,
+      max: MAX_CONCURRENCY,
+    }),
   });
 }
 
@@ -267,6 +315,11 @@ export interface BootstrapOptions {
   exit?: boolean;
   /** A pino-shaped logger; default concise lines on stderr; `false` silences. */
   logger?: Logger | false;
+  /**
+   * Per-loop overrides of `@Loop()` options at deploy time, by loop name; any
+   * option but `name`. Default `LOOPGROUP_LOOPS` (the same as JSON), else none.
+   */
+  loops?: LoopOverrides;
 }
 
 /** `bootstrap()` options after defaults, environment and decorators are applied. */
@@ -278,6 +331,7 @@ export interface ResolvedBootstrapOptions {
   readonly signals: readonly NodeJS.Signals[];
   readonly exit: boolean;
   readonly logger: Logger | false | undefined;
+  readonly loops: ResolvedLoopOverrides;
 }
 
 /** What one service declared with `@HealthPort`. */
@@ -296,6 +350,7 @@ const bootstrapKeys = [
   "signals",
   "exit",
   "logger",
+  "loops",
 ];
 
 function envInteger(
@@ -442,6 +497,7 @@ export function resolveBootstrapOptions(
     signals,
     exit: input.exit ?? true,
     logger: logger === undefined || logger === false ? logger : guardLogger(logger),
+    loops: readLoopOverrides(input.loops, env),
   };
 }
 

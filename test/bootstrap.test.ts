@@ -98,8 +98,8 @@ describe("bootstrap", () => {
         @Loop() b(): void {}
       }
       const cases: [unknown, RegExp][] = [
-        [NoLoops, /class NoLoops has no @Loop\(\) method/],
-        [Plain, /class Plain has no @Loop\(\) method/],
+        [NoLoops, /no @Loop\(\) method in any service \(NoLoops\)/],
+        [Plain, /class Plain has no loopgroup decorator/],
         [new Plain(), /an instance of Plain is not a service/],
         [42, /42 is not a service/],
         [[], /no services given/],

@@ -18,6 +18,8 @@ describe("options", () => {
         onError: "retry",
         backoff: { initial: 1_000, max: 30_000, factor: 2 },
         maxIterations: Infinity,
+        retryFor: Infinity,
+        concurrency: 1,
       });
     });
 
