@@ -172,8 +172,13 @@ interface Scale extends Probe {
   setupMs: number;
   heapPerLoop: number;
 }
-async function scaleRun(file: string, loops: number, probe = true): Promise<Scale> {
-  const subject = new Subject(file, { LOOPS: String(loops), INTERVAL: "1000" });
+async function scaleRun(
+  file: string,
+  loops: number,
+  probe = true,
+  env: Record<string, string> = {},
+): Promise<Scale> {
+  const subject = new Subject(file, { LOOPS: String(loops), INTERVAL: "1000", ...env });
   try {
     const { port, setupMs, loopHeapBytes } = await subject.ready;
     // RSS with every loop asleep on its timer, before any probe traffic (the same for every subject).
@@ -181,7 +186,8 @@ async function scaleRun(file: string, loops: number, probe = true): Promise<Scal
     const rss = await subject.rss();
     // The probe load spans several moments at which every loop wakes from its 1 000 ms sleep.
     const measured = probe ? await load(port) : { rps: NaN, p50: NaN, p99: NaN, errors: 0 };
-    return { ...measured, rss, setupMs, heapPerLoop: (loopHeapBytes ?? NaN) / loops };
+    const runners = Number(env.COPIES ?? loops); // copies are runners too
+    return { ...measured, rss, setupMs, heapPerLoop: (loopHeapBytes ?? NaN) / runners };
   } finally {
     await subject.stop();
   }
@@ -189,6 +195,8 @@ async function scaleRun(file: string, loops: number, probe = true): Promise<Scal
 const scale = await rounds({
   "1 loop": () => scaleRun("loopgroup", 1),
   "10 000 loops": () => scaleRun("loopgroup", 10_000),
+  "10 000 copies of one loop (concurrency)": () =>
+    scaleRun("loopgroup", 1, true, { COPIES: "10000" }),
   "1 hand-written loop": () => scaleRun("hand-written-loops", 1, false),
   "10 000 hand-written loops": () => scaleRun("hand-written-loops", 10_000, false),
 });
@@ -249,6 +257,15 @@ const figures = {
     handWrittenRssPerLoopBytes: Math.round(handWrittenRssPerLoop),
     handWrittenHeapPerLoopBytes: Math.round(scaleOf("10 000 hand-written loops", "heapPerLoop")),
     tenThousandSetupMs: scaleOf("10 000 loops", "setupMs"),
+    copies: {
+      rssBytes: scaleOf("10 000 copies of one loop (concurrency)", "rss"),
+      loopsRssBytes: scaleOf("10 000 loops", "rss"),
+      heapPerCopyBytes: Math.round(
+        scaleOf("10 000 copies of one loop (concurrency)", "heapPerLoop"),
+      ),
+      setupMs: scaleOf("10 000 copies of one loop (concurrency)", "setupMs"),
+      p99Ms: scaleOf("10 000 copies of one loop (concurrency)", "p99"),
+    },
   },
 };
 
@@ -318,6 +335,18 @@ const targets = [
     ratios.tenThousandOverOneLoopP99 <= 2,
   ],
   [
+    "10 000 copies (concurrency) / 10 000 loops: heap",
+    ratio(figures.scale.copies.heapPerCopyBytes, figures.scale.heapPerLoopBytes),
+    "<= 1.10",
+    ratio(figures.scale.copies.heapPerCopyBytes, figures.scale.heapPerLoopBytes) <= 1.1,
+  ],
+  [
+    "10 000 copies (concurrency) / 10 000 loops: RSS",
+    ratio(figures.scale.copies.rssBytes, figures.scale.copies.loopsRssBytes),
+    "<= 1.10",
+    ratio(figures.scale.copies.rssBytes, figures.scale.copies.loopsRssBytes) <= 1.1,
+  ],
+  [
     "RSS per loop (bytes)",
     figures.scale.rssPerLoopBytes,
     "<= 2048",
@@ -361,6 +390,9 @@ lines.push(
   `| ready p99 with 1 / 10 000 loops (ms) | ${figures.scale.oneLoopP99Ms} / ${figures.scale.tenThousandP99Ms} |`,
 );
 lines.push(`| bootstrap of 10 000 loops (ms) | ${Math.round(figures.scale.tenThousandSetupMs)} |`);
+lines.push(
+  `| 10 000 copies via concurrency: bootstrap (ms) / heap per copy (bytes) / ready p99 (ms) | ${Math.round(figures.scale.copies.setupMs)} / ${figures.scale.copies.heapPerCopyBytes} / ${figures.scale.copies.p99Ms} |`,
+);
 lines.push(
   `| per loop, loopgroup: RSS / heap (bytes) | ${figures.scale.rssPerLoopBytes} / ${figures.scale.heapPerLoopBytes} |`,
 );

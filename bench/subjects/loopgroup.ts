@@ -1,11 +1,13 @@
 // loopgroup with LOOPS loops (default 1) on INTERVAL ms (default 60 000); BUSY=1 makes them empty hot loops.
+// COPIES=n instead runs one loop with concurrency n.
 import { envNumber, reportReady, settledHeap } from "./report.js";
 
 const importStart = performance.now();
 const { bootstrap, Loop } = await import("loopgroup");
 const importMs = performance.now() - importStart;
 
-const count = envNumber("LOOPS", 1);
+const copies = envNumber("COPIES", 0);
+const count = copies > 0 ? 1 : envNumber("LOOPS", 1);
 const busy = process.env.BUSY === "1";
 const interval = busy ? 0 : envNumber("INTERVAL", 60_000);
 
@@ -21,7 +23,11 @@ for (let i = 0; i < count; i += 1) {
     configurable: true,
   };
   Object.defineProperty(Subject.prototype, name, descriptor);
-  Loop({ interval })(Subject.prototype, name, descriptor as TypedPropertyDescriptor<() => void>);
+  Loop({ interval, concurrency: Math.max(1, copies) })(
+    Subject.prototype,
+    name,
+    descriptor as TypedPropertyDescriptor<() => void>,
+  );
 }
 
 const heapBefore = settledHeap();

@@ -1,0 +1,77 @@
+import { expect } from "chai";
+import { Redis } from "ioredis";
+import { probe } from "../helpers/probe.js";
+import { startRedis, type RedisServer } from "../helpers/redis-server.js";
+import { compiled, Worker } from "./helpers.js";
+
+describe("end to end: the Redis Streams worker against a real redis-server", function () {
+  this.timeout(30_000);
+  let server: RedisServer;
+  let redis: Redis;
+  let worker: Worker | undefined;
+  before(async () => {
+    server = await startRedis();
+    redis = new Redis(server.url);
+  });
+  after(async () => {
+    worker?.dispose();
+    await redis.quit();
+    await server.stop();
+  });
+
+  async function produce(from: number, count: number): Promise<void> {
+    const pipeline = redis.pipeline();
+    for (let i = from; i < from + count; i += 1) pipeline.xadd("orders", "*", "order", `o${i}`);
+    await pipeline.exec();
+  }
+
+  async function until(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+    const deadline = performance.now() + ms;
+    while (!(await check())) {
+      if (performance.now() > deadline) throw new Error("condition not met in time");
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
+  it("consumes with 4 consumers, acknowledges everything, and a SIGTERM ends its 5 s blocking reads at once", async () => {
+    await produce(0, 300); // before the group exists: the group reads the stream from its start
+    worker = new Worker(compiled("../../examples/redis-streams-worker/main.js"), {
+      REDIS_URL: server.url,
+      CONSUMERS: "4",
+      BLOCK_MS: "5000",
+    });
+    const port = await worker.port();
+    await until(async () => (await redis.llen("orders:handled")) === 300);
+    await produce(300, 100); // while the consumers are blocked in XREADGROUP
+    await until(async () => (await redis.llen("orders:handled")) === 400);
+
+    const verbose = await probe(port, "/health/ready?verbose");
+    expect(verbose.status).to.equal(200);
+    const body = verbose.json as {
+      loops: Record<string, unknown>;
+      checks: Record<string, unknown>;
+    };
+    expect(Object.keys(body.loops)).to.deep.equal([
+      "OrderStreamWorker.consume#1",
+      "OrderStreamWorker.consume#2",
+      "OrderStreamWorker.consume#3",
+      "OrderStreamWorker.consume#4",
+      "OrderStreamWorker.reclaim",
+    ]);
+    expect(body.checks).to.deep.equal({ redis: true });
+
+    await new Promise((resolve) => setTimeout(resolve, 200)); // every consumer blocked again
+    worker.kill("SIGTERM");
+    const exit = await worker.exited;
+    expect(exit.code).to.equal(0);
+    expect(
+      exit.afterMs,
+      "blocking reads ended by CLIENT UNBLOCK, not after BLOCK_MS",
+    ).to.be.lessThan(1_000);
+    const handled = await redis.lrange("orders:handled", 0, -1);
+    expect(new Set(handled).size).to.equal(400);
+    expect(handled).to.have.length(400);
+    const [pending] = (await redis.xpending("orders", "order-workers")) as [number];
+    expect(pending).to.equal(0);
+  });
+});
