@@ -13,6 +13,8 @@ import {
   recordShutdownHook,
   recordStartHook,
   type AnyClass,
+  type DeclarationHome,
+  type StandardMetadata,
 } from "./metadata.js";
 import {
   checkHost,
@@ -24,26 +26,88 @@ import {
   type LoopOptions,
 } from "./options.js";
 
-/** A legacy (`experimentalDecorators`) method decorator for methods of type `M`. */
-export type MethodDecoratorFor<M> = <T extends M>(
-  target: object,
-  propertyKey: string | symbol,
-  descriptor: TypedPropertyDescriptor<T>,
-) => void;
+/**
+ * A method decorator for methods of type `M`, in both modes: TypeScript's
+ * legacy `experimentalDecorators` (target, key, descriptor) and TC39 standard
+ * decorators (value, context).
+ */
+export interface MethodDecoratorFor<M> {
+  <T extends M>(
+    target: object,
+    propertyKey: string | symbol,
+    descriptor: TypedPropertyDescriptor<T>,
+  ): void;
+  <This>(value: M, context: ClassMethodDecoratorContext<This>): void;
+}
+
+/** A class decorator in both modes. */
+export interface ClassDecoratorFor {
+  (target: AnyClass): void;
+  (value: AnyClass, context: ClassDecoratorContext): void;
+}
 
 interface DecoratedMethod {
-  target: AnyClass;
+  /** Where the declaration is written: the class (legacy) or its context.metadata (standard). */
+  home: DeclarationHome;
   method: string | symbol;
   where: string;
 }
 
+/** The context object of a TC39 standard decorator, as far as loopgroup reads it. */
+interface StandardContext {
+  readonly kind: string;
+  readonly name: string | symbol | undefined;
+  readonly static?: boolean;
+  readonly private?: boolean;
+  readonly metadata?: StandardMetadata;
+}
+
+/** Standard decorators receive `(value, context)`, and the context has a `kind`. */
+function standardContext(args: readonly unknown[]): StandardContext | undefined {
+  const context = args[1] as { kind?: unknown } | undefined;
+  return args.length === 2 && typeof context === "object" && context !== null && "kind" in context
+    ? (context as StandardContext)
+    : undefined;
+}
+
+const kindFound: Record<string, string> = {
+  method: "a method",
+  field: "a property",
+  accessor: "an accessor",
+  getter: "an accessor",
+  setter: "an accessor",
+  class: "a class",
+};
+
+/**
+ * A standard method decoration. The class is not defined yet when a method
+ * decorator runs, so errors name the member alone.
+ */
+function standardMethod(decorator: string, context: StandardContext): DecoratedMethod {
+  const where = String(context.name);
+  if (context.kind !== "method") {
+    throw new TypeError(
+      messages.notAMethod(decorator, where, kindFound[context.kind] ?? context.kind),
+    );
+  }
+  if (context.static) throw new TypeError(messages.notAMethod(decorator, where, "a static member"));
+  if (context.private)
+    throw new TypeError(messages.notAMethod(decorator, where, "a private method"));
+  const home = context.metadata;
+  if (typeof home !== "object" || home === null) {
+    throw new TypeError(messages.noDecoratorMetadata(decorator, where));
+  }
+  const method = context.name as string | symbol;
+  const existing = claimedBy(home, method);
+  if (existing) throw new TypeError(messages.alreadyDecorated(decorator, where, existing));
+  return { home, method, where };
+}
+
 /** Checks that a method decorator was applied to an instance method, and not claimed twice. */
 function instanceMethod(decorator: string, args: readonly unknown[]): DecoratedMethod {
+  const context = standardContext(args);
+  if (context !== undefined) return standardMethod(decorator, context);
   const [target, key, descriptor] = args as [unknown, unknown, PropertyDescriptor | undefined];
-  const context = key as { kind?: unknown } | undefined;
-  if (args.length === 2 && typeof context === "object" && context !== null && "kind" in context) {
-    throw new TypeError(messages.standardDecorators(decorator));
-  }
   const owner =
     typeof target === "function"
       ? (target as AnyClass)
@@ -67,7 +131,7 @@ function instanceMethod(decorator: string, args: readonly unknown[]): DecoratedM
   const method = key as string | symbol;
   const existing = claimedBy(owner, method);
   if (existing) throw new TypeError(messages.alreadyDecorated(decorator, where, existing));
-  return { target: owner, method, where };
+  return { home: owner, method, where };
 }
 
 /**
@@ -81,16 +145,16 @@ function instanceMethod(decorator: string, args: readonly unknown[]): DecoratedM
  * }
  */
 export function Loop(options: LoopOptions = {}): MethodDecoratorFor<(ctx: LoopContext) => unknown> {
-  return (...args: [object, string | symbol, PropertyDescriptor]) => {
-    const { target, method, where } = instanceMethod("Loop", args);
+  return ((...args: unknown[]) => {
+    const { home, method, where } = instanceMethod("Loop", args);
     const resolved = resolveLoopOptions(options ?? {}, where, `@Loop() on ${where}`);
     const input = Object.freeze({
       ...options,
       backoff: options?.backoff && { ...options.backoff },
     });
     const nameGiven = options?.name !== undefined;
-    recordLoop(target, { method, decorator: "Loop", options: resolved, input, nameGiven });
-  };
+    recordLoop(home, { method, decorator: "Loop", options: resolved, input, nameGiven });
+  }) as MethodDecoratorFor<(ctx: LoopContext) => unknown>;
 }
 
 /**
@@ -101,10 +165,10 @@ export function Loop(options: LoopOptions = {}): MethodDecoratorFor<(ctx: LoopCo
  * \@OnStart() async connect() { await this.db.connect(); }
  */
 export function OnStart(): MethodDecoratorFor<() => unknown> {
-  return (...args: [object, string | symbol, PropertyDescriptor]) => {
-    const { target, method } = instanceMethod("OnStart", args);
-    recordStartHook(target, { method, decorator: "OnStart" });
-  };
+  return ((...args: unknown[]) => {
+    const { home, method } = instanceMethod("OnStart", args);
+    recordStartHook(home, { method, decorator: "OnStart" });
+  }) as MethodDecoratorFor<() => unknown>;
 }
 
 /**
@@ -115,10 +179,10 @@ export function OnStart(): MethodDecoratorFor<() => unknown> {
  * \@OnShutdown() async close() { await this.db.end(); }
  */
 export function OnShutdown(): MethodDecoratorFor<() => unknown> {
-  return (...args: [object, string | symbol, PropertyDescriptor]) => {
-    const { target, method } = instanceMethod("OnShutdown", args);
-    recordShutdownHook(target, { method, decorator: "OnShutdown" });
-  };
+  return ((...args: unknown[]) => {
+    const { home, method } = instanceMethod("OnShutdown", args);
+    recordShutdownHook(home, { method, decorator: "OnShutdown" });
+  }) as MethodDecoratorFor<() => unknown>;
 }
 
 /**
@@ -133,12 +197,12 @@ export function OnShutdown(): MethodDecoratorFor<() => unknown> {
 export function HealthCheck(
   options: HealthCheckOptions = {},
 ): MethodDecoratorFor<(signal: AbortSignal) => boolean | Promise<boolean>> {
-  return (...args: [object, string | symbol, PropertyDescriptor]) => {
-    const { target, method, where } = instanceMethod("HealthCheck", args);
+  return ((...args: unknown[]) => {
+    const { home, method, where } = instanceMethod("HealthCheck", args);
     const resolved = resolveHealthCheckOptions(options ?? {}, where, `@HealthCheck() on ${where}`);
     const nameGiven = options?.name !== undefined;
-    recordCheck(target, { method, decorator: "HealthCheck", options: resolved, nameGiven });
-  };
+    recordCheck(home, { method, decorator: "HealthCheck", options: resolved, nameGiven });
+  }) as MethodDecoratorFor<(signal: AbortSignal) => boolean | Promise<boolean>>;
 }
 
 /**
@@ -149,22 +213,30 @@ export function HealthCheck(
  * \@HealthPort(8080)
  * class OrderWorker { ... }
  */
-export function HealthPort(
-  port: number,
-  options: HealthPortOptions = {},
-): (target: AnyClass) => void {
-  return (...args: readonly unknown[]) => {
-    const [target, context] = args;
-    if (typeof context === "object" && context !== null && "kind" in context) {
-      throw new TypeError(messages.standardDecorators("HealthPort"));
+export function HealthPort(port: number, options: HealthPortOptions = {}): ClassDecoratorFor {
+  return (...args: unknown[]) => {
+    const [target] = args;
+    const context = standardContext(args);
+    if (context !== undefined && context.kind !== "class") {
+      throw new TypeError(
+        messages.notAClass("HealthPort", kindFound[context.kind] ?? context.kind),
+      );
     }
     if (typeof target !== "function")
       throw new TypeError(messages.notAClass("HealthPort", describe(target)));
-    const where = `@HealthPort() on class ${target.name}`;
+    const className = (context?.name as string | undefined) ?? target.name;
+    const where = `@HealthPort() on class ${className}`;
     const checked = checkPort(port, where, "port");
     const host = options?.host === undefined ? undefined : checkHost(options.host, where, "host");
-    if (!recordHealthPort(target as AnyClass, { port: checked, host })) {
-      throw new TypeError(messages.classAlreadyDecorated("HealthPort", target.name));
+    let home: DeclarationHome = target as AnyClass;
+    if (context !== undefined) {
+      if (typeof context.metadata !== "object" || context.metadata === null) {
+        throw new TypeError(messages.noDecoratorMetadata("HealthPort", `class ${className}`));
+      }
+      home = context.metadata;
+    }
+    if (!recordHealthPort(home, { port: checked, host })) {
+      throw new TypeError(messages.classAlreadyDecorated("HealthPort", className));
     }
   };
 }

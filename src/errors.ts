@@ -45,12 +45,12 @@ export class ListenError extends StartupError {
   }
 }
 
-const decoratorsDoc = "See docs/decorators.md.";
+const decoratorsDoc = "See node_modules/loopgroup/docs/decorators.md.";
 
 /** Message builders; every text a user can see is written here. */
 export const messages = {
-  standardDecorators: (decorator: string) =>
-    `@${decorator}() was applied as a TC39 standard decorator. loopgroup uses TypeScript legacy decorators: set "experimentalDecorators": true and "emitDecoratorMetadata": true in tsconfig.json. ${decoratorsDoc}`,
+  noDecoratorMetadata: (decorator: string, where: string) =>
+    `@${decorator}() on ${where}: the standard decorator context has no metadata object. loopgroup defines Symbol.metadata when it is imported, so import "loopgroup" before the module that defines the class, and use a compiler that passes decorator metadata (TypeScript 5.2 or later, esbuild 0.21 or later), or turn on "experimentalDecorators". ${decoratorsDoc}`,
   notAMethod: (decorator: string, where: string, found: string) =>
     `@${decorator}() on ${where}: expected an instance method, found ${found}. Put @${decorator}() on a method declared in the class body (not a property, accessor or static method).`,
   notAClass: (decorator: string, found: string) =>

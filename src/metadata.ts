@@ -1,9 +1,12 @@
 /**
- * The only module that knows metadata keys or calls `Reflect.*`.
+ * The only module that knows where declarations live and calls `Reflect.*`.
  *
- * Metadata holds what a class declared, frozen at decoration time. Keys are
- * `Symbol.for(...)` so two installed copies of loopgroup see each other's
- * declarations; they are never exported.
+ * Metadata holds what a class declared, frozen at decoration time. Legacy
+ * decorators (`experimentalDecorators`) write it with Reflect metadata on the
+ * class; TC39 standard decorators write it into `context.metadata`, which the
+ * compiler puts on the class as `Class[Symbol.metadata]`. Reading looks at
+ * both. Keys are `Symbol.for(...)` so two installed copies of loopgroup see
+ * each other's declarations; they are never exported.
  */
 import { createRequire } from "node:module";
 import type {} from "reflect-metadata"; // the global Reflect metadata types only
@@ -15,6 +18,15 @@ import type { LoopOptions, ResolvedHealthCheckOptions, ResolvedLoopOptions } fro
 // any `import "reflect-metadata"` of the user's, so it runs once.
 createRequire(import.meta.url)("reflect-metadata");
 
+// Node 20 has no Symbol.metadata, and without it TypeScript gives standard
+// decorators no context.metadata. Defined as esbuild's helpers fall back to,
+// so every compiler's output finds the same symbol. Classes defined after
+// `import "loopgroup"` carry their declarations.
+if (typeof (Symbol as { metadata?: symbol }).metadata !== "symbol") {
+  Object.defineProperty(Symbol, "metadata", { value: Symbol.for("Symbol.metadata") });
+}
+const METADATA = (Symbol as unknown as { metadata: symbol }).metadata;
+
 const LOOPS = Symbol.for("loopgroup:loops");
 const START_HOOKS = Symbol.for("loopgroup:on-start");
 const SHUTDOWN_HOOKS = Symbol.for("loopgroup:on-shutdown");
@@ -25,6 +37,35 @@ const CLAIMS = Symbol.for("loopgroup:claims");
 
 /** A class constructor as far as metadata is concerned. */
 export type AnyClass = abstract new (...args: never[]) => object;
+
+/** The `context.metadata` object a standard decorator receives: one per class, inheriting its base's. */
+export type StandardMetadata = Record<PropertyKey, unknown>;
+
+/**
+ * Where one class's own declarations are written: the class itself (legacy
+ * decorators, Reflect metadata) or its standard `context.metadata` object.
+ */
+export type DeclarationHome = AnyClass | StandardMetadata;
+
+function ownGet<T>(home: DeclarationHome, key: symbol): T | undefined {
+  if (typeof home === "function") return Reflect.getOwnMetadata(key, home) as T | undefined;
+  // A subclass's metadata object inherits its base's: only its own entries are its declarations.
+  return Object.hasOwn(home, key) ? (home[key] as T) : undefined;
+}
+
+function ownSet(home: DeclarationHome, key: symbol, value: unknown): void {
+  if (typeof home === "function") Reflect.defineMetadata(key, value, home);
+  else Object.defineProperty(home, key, { value, writable: true, configurable: true });
+}
+
+/** The standard metadata object a class itself carries (not its base's), if any. */
+function standardHome(target: AnyClass): StandardMetadata | undefined {
+  if (!Object.hasOwn(target, METADATA)) return undefined;
+  const metadata = (target as unknown as Record<symbol, unknown>)[METADATA];
+  return typeof metadata === "object" && metadata !== null
+    ? (metadata as StandardMetadata)
+    : undefined;
+}
 
 /** Base of every declared member: which method, and which decorator claimed it. */
 export interface MemberDeclaration {
@@ -59,8 +100,13 @@ export interface HealthPortDeclaration {
 
 const memberKeys = [LOOPS, START_HOOKS, SHUTDOWN_HOOKS, CHECKS];
 
+/** What `target` itself declared under `key`, in either decorator mode. */
 function ownList<T>(key: symbol, target: AnyClass): readonly T[] {
-  return (Reflect.getOwnMetadata(key, target) as readonly T[] | undefined) ?? [];
+  const legacy = ownGet<readonly T[]>(target, key) ?? [];
+  const standard = standardHome(target);
+  return standard === undefined
+    ? legacy
+    : [...legacy, ...(ownGet<readonly T[]>(standard, key) ?? [])];
 }
 
 /**
@@ -68,15 +114,15 @@ function ownList<T>(key: symbol, target: AnyClass): readonly T[] {
  * its list on every decoration. Entries are frozen; the list is only ever
  * handed out as a copy (see readChain).
  */
-function append<T extends MemberDeclaration>(key: symbol, target: AnyClass, item: T): void {
-  let claims = Reflect.getOwnMetadata(CLAIMS, target) as Map<string | symbol, string> | undefined;
+function append<T extends MemberDeclaration>(key: symbol, home: DeclarationHome, item: T): void {
+  let claims = ownGet<Map<string | symbol, string>>(home, CLAIMS);
   if (claims === undefined) {
     claims = new Map();
-    Reflect.defineMetadata(CLAIMS, claims, target);
+    ownSet(home, CLAIMS, claims);
   }
   claims.set(item.method, item.decorator);
-  const own = Reflect.getOwnMetadata(key, target) as T[] | undefined;
-  if (own === undefined) Reflect.defineMetadata(key, [Object.freeze(item)], target);
+  const own = ownGet<T[]>(home, key);
+  if (own === undefined) ownSet(home, key, [Object.freeze(item)]);
   else own.push(Object.freeze(item));
 }
 
@@ -93,8 +139,13 @@ function lineage(target: AnyClass): AnyClass[] {
   return chain;
 }
 
+/** The methods `target` itself decorated, in either mode, with the decorator that claimed each. */
 function claimsOf(target: AnyClass): Map<string | symbol, string> | undefined {
-  return Reflect.getOwnMetadata(CLAIMS, target) as Map<string | symbol, string> | undefined;
+  const legacy = ownGet<Map<string | symbol, string>>(target, CLAIMS);
+  const home = standardHome(target);
+  const standard = home && ownGet<Map<string | symbol, string>>(home, CLAIMS);
+  if (standard === undefined) return legacy;
+  return legacy === undefined ? standard : new Map([...legacy, ...standard]);
 }
 
 /**
@@ -119,26 +170,27 @@ function readChains(target: AnyClass): Map<symbol, Map<string | symbol, MemberDe
 }
 
 /** The decorator that already claimed `method` in this very class, if any. */
-export function claimedBy(target: AnyClass, method: string | symbol): string | undefined {
-  return claimsOf(target)?.get(method);
+export function claimedBy(home: DeclarationHome, method: string | symbol): string | undefined {
+  return ownGet<Map<string | symbol, string>>(home, CLAIMS)?.get(method);
 }
 
 /** Records a `@Loop()` method. */
-export const recordLoop = (target: AnyClass, d: LoopDeclaration): void => append(LOOPS, target, d);
+export const recordLoop = (home: DeclarationHome, d: LoopDeclaration): void =>
+  append(LOOPS, home, d);
 /** Records an `@OnStart()` method. */
-export const recordStartHook = (target: AnyClass, d: HookDeclaration): void =>
-  append(START_HOOKS, target, d);
+export const recordStartHook = (home: DeclarationHome, d: HookDeclaration): void =>
+  append(START_HOOKS, home, d);
 /** Records an `@OnShutdown()` method. */
-export const recordShutdownHook = (target: AnyClass, d: HookDeclaration): void =>
-  append(SHUTDOWN_HOOKS, target, d);
+export const recordShutdownHook = (home: DeclarationHome, d: HookDeclaration): void =>
+  append(SHUTDOWN_HOOKS, home, d);
 /** Records a `@HealthCheck()` method. */
-export const recordCheck = (target: AnyClass, d: CheckDeclaration): void =>
-  append(CHECKS, target, d);
+export const recordCheck = (home: DeclarationHome, d: CheckDeclaration): void =>
+  append(CHECKS, home, d);
 
 /** Records `@HealthPort()`; returns false when the class already has one. */
-export function recordHealthPort(target: AnyClass, d: HealthPortDeclaration): boolean {
-  if (Reflect.hasOwnMetadata(HEALTH_PORT, target)) return false;
-  Reflect.defineMetadata(HEALTH_PORT, Object.freeze({ ...d }), target);
+export function recordHealthPort(home: DeclarationHome, d: HealthPortDeclaration): boolean {
+  if (ownGet(home, HEALTH_PORT) !== undefined) return false;
+  ownSet(home, HEALTH_PORT, Object.freeze({ ...d }));
   return true;
 }
 
@@ -160,15 +212,29 @@ export function readDeclaration(target: AnyClass): ServiceDeclaration {
     startHooks: list<HookDeclaration>(START_HOOKS),
     shutdownHooks: list<HookDeclaration>(SHUTDOWN_HOOKS),
     checks: list<CheckDeclaration>(CHECKS),
-    healthPort: Reflect.getMetadata(HEALTH_PORT, target) as HealthPortDeclaration | undefined,
+    healthPort: inheritedHealthPort(target),
   };
+}
+
+/** The nearest `@HealthPort()` along the class chain, in either mode. */
+function inheritedHealthPort(target: AnyClass): HealthPortDeclaration | undefined {
+  for (const c of lineage(target).reverse()) {
+    const home = standardHome(c);
+    const found =
+      ownGet<HealthPortDeclaration>(c, HEALTH_PORT) ??
+      (home && ownGet<HealthPortDeclaration>(home, HEALTH_PORT));
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 /** True when `target` or a base class carries any loopgroup declaration. */
 export function isDeclared(target: AnyClass): boolean {
-  return lineage(target).some(
-    (c) =>
-      memberKeys.some((key) => Reflect.hasOwnMetadata(key, c)) ||
-      Reflect.hasOwnMetadata(HEALTH_PORT, c),
-  );
+  return lineage(target).some((c) => {
+    const home = standardHome(c);
+    return [...memberKeys, HEALTH_PORT].some(
+      (key) =>
+        ownGet(c, key) !== undefined || (home !== undefined && ownGet(home, key) !== undefined),
+    );
+  });
 }

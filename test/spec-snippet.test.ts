@@ -11,7 +11,20 @@ class StubbornService {
 
 describe("the SPEC's 'Tests users write' snippet", () => {
   let clock: sinon.SinonFakeTimers;
-  afterEach(() => clock.restore());
+  // The snippet uses the default logger: its lines are captured, not printed between mocha's results.
+  let stderr: sinon.SinonStub;
+  const logged: string[] = [];
+  beforeEach(() => {
+    const write = process.stderr.write.bind(process.stderr);
+    stderr = sinon.stub(process.stderr, "write").callsFake((chunk: string | Uint8Array) => {
+      if (String(chunk).startsWith("loopgroup ")) return logged.push(String(chunk)) > 0;
+      return write(chunk);
+    });
+  });
+  afterEach(() => {
+    stderr.restore();
+    clock.restore();
+  });
 
   it("reports a loop that ignores abort as timed out at the default deadline, without real waiting", async () => {
     clock = sinon.useFakeTimers();
@@ -27,5 +40,8 @@ describe("the SPEC's 'Tests users write' snippet", () => {
     expect(result.timedOut).to.deep.equal(["StubbornService.work"]);
     await app.done;
     expect(clock.countTimers()).to.equal(0);
+    expect(logged).to.include(
+      "loopgroup warn: loops still running at the shutdown deadline loops=StubbornService.work\n",
+    );
   });
 });

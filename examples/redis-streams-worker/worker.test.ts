@@ -144,8 +144,12 @@ describe("example: the Redis Streams worker, with a fake stream and fake timers"
     });
     stream.add("bad");
     await clock.tickAsync(10);
-    expect(stream.pendingCount).to.equal(1);
-    expect(app?.ready).to.equal(false); // the consumer is in backoff
+    expect(stream.pendingCount).to.equal(1); // not acknowledged: a reclaim will retry it
+    const loops = app?.group.details().loops ?? {};
+    const failedOnce = Object.values(loops).filter(
+      (l) => "errors" in l && l.errors === 1 && l.lastError === "Error: payment service down",
+    );
+    expect(failedOnce).to.have.length(1);
     await clock.tickAsync(5_000);
     stream.add("good");
     await clock.tickAsync(100);

@@ -36,23 +36,35 @@ const done: Promise<ShutdownResult> = app.done;
 void done;
 `;
 
-const tsconfig = {
-  compilerOptions: {
-    target: "ES2022",
-    module: "NodeNext",
-    moduleResolution: "NodeNext",
-    strict: true,
-    experimentalDecorators: true,
-    emitDecoratorMetadata: true,
-    skipLibCheck: false,
-    types: ["node"],
-    typeRoots: [join(root, "node_modules/@types")],
-    outDir: "out",
-  },
-  include: ["service.ts"],
-};
+/** A consumer's tsconfig.json in one decorator mode. */
+function tsconfig(mode: "legacy" | "standard"): object {
+  return {
+    compilerOptions: {
+      target: "ES2022",
+      module: "NodeNext",
+      moduleResolution: "NodeNext",
+      strict: true,
+      ...(mode === "legacy" ? { experimentalDecorators: true } : {}),
+      skipLibCheck: false,
+      types: ["node"],
+      typeRoots: [join(root, "node_modules/@types")],
+      outDir: "out",
+    },
+    include: ["service.ts"],
+  };
+}
 
-describe("packaging: the published tarball works for a consumer on TypeScript 6 and 7", function () {
+/** The code blocks of docs/getting-started.md, found by the comment before each. */
+async function gettingStarted(): Promise<Record<string, string>> {
+  const page = await readFile(join(root, "docs/getting-started.md"), "utf8");
+  const blocks: Record<string, string> = {};
+  for (const match of page.matchAll(/<!-- ([^>]+) -->\s*```\w*\n([\s\S]*?)```/g)) {
+    blocks[match[1] ?? ""] = match[2] ?? "";
+  }
+  return blocks;
+}
+
+describe("packaging: the published tarball works for a consumer in every compiler and decorator mode", function () {
   this.timeout(180_000);
   let consumer: string;
 
@@ -64,6 +76,7 @@ describe("packaging: the published tarball works for a consumer on TypeScript 6 
       { cwd: root },
     );
     const [{ filename }] = JSON.parse(packed.stdout) as [{ filename: string }];
+    tarball = join(consumer, filename);
     await writeFile(
       join(consumer, "package.json"),
       JSON.stringify({
@@ -80,58 +93,128 @@ describe("packaging: the published tarball works for a consumer on TypeScript 6 
     );
     await writeFile(join(consumer, "service.ts"), service);
   });
+  let tarball = "";
 
   after(async () => {
     if (consumer) await rm(consumer, { recursive: true, force: true });
   });
 
-  it("ships only dist/, README and package.json, with types for the one entry point", async () => {
+  it("ships dist/, the docs, README, LICENSE and package.json, with types for the one entry point", async () => {
     const installed = join(consumer, "node_modules/loopgroup");
     const manifest = JSON.parse(await readFile(join(installed, "package.json"), "utf8")) as {
       exports: Record<string, unknown>;
       dependencies: Record<string, string>;
+      license: string;
     };
     expect(manifest.exports["."]).to.deep.equal({
       types: "./dist/index.d.ts",
       default: "./dist/index.js",
     });
     expect(Object.keys(manifest.dependencies)).to.deep.equal(["reflect-metadata"]);
+    expect(manifest.license).to.equal("MIT");
     const { stdout } = await run("ls", [installed]);
     expect(stdout.split("\n").filter(Boolean).sort()).to.deep.equal([
+      "LICENSE",
       "README.md",
       "dist",
+      "docs",
       "package.json",
     ]);
+    // The README's docs/*.md links, and "See node_modules/loopgroup/docs/…" in errors, lead somewhere.
+    const readme = await readFile(join(installed, "README.md"), "utf8");
+    for (const [, link] of readme.matchAll(/\]\((docs\/[\w-]+\.md)[#)]/g)) {
+      await readFile(join(installed, link ?? ""), "utf8");
+    }
+    await readFile(join(installed, "docs/decorators.md"), "utf8");
   });
 
-  for (const [label, compiler] of [
-    ["TypeScript 6", "node_modules/typescript/bin/tsc"],
-    ["TypeScript 7", "node_modules/typescript7/bin/tsc"],
+  async function runAndProbe(script: string, byeLine: string): Promise<void> {
+    const worker = new Worker(script);
+    try {
+      const port = await worker.port();
+      expect((await probe(port, "/health/ready")).status).to.equal(200);
+      expect((await probe(port, "/health/ready?verbose")).json).to.have.property("loops");
+      worker.kill("SIGTERM");
+      expect((await worker.exited).code).to.equal(0);
+      expect(worker.stdout).to.include(byeLine);
+    } finally {
+      worker.dispose();
+    }
+  }
+
+  for (const [label, compiler, mode] of [
+    ["TypeScript 6", "node_modules/typescript/bin/tsc", "legacy"],
+    ["TypeScript 6", "node_modules/typescript/bin/tsc", "standard"],
+    ["TypeScript 7", "node_modules/typescript7/bin/tsc", "legacy"],
+    ["TypeScript 7", "node_modules/typescript7/bin/tsc", "standard"],
   ] as const) {
-    it(`compiles a consumer service with ${label}, runs it, probes it and stops it`, async () => {
-      const dir = join(consumer, label.replace(" ", ""));
+    it(`compiles a consumer with ${label}, ${mode} decorators, runs it, probes it and stops it`, async () => {
+      const dir = join(consumer, `${label.replace(" ", "")}-${mode}`);
       await mkdir(dir, { recursive: true });
       await writeFile(join(dir, "service.ts"), service);
       await writeFile(join(dir, "package.json"), JSON.stringify({ type: "module" }));
-      await writeFile(join(dir, "tsconfig.json"), JSON.stringify(tsconfig));
+      await writeFile(join(dir, "tsconfig.json"), JSON.stringify(tsconfig(mode)));
       await run("ln", ["-s", "../node_modules", join(dir, "node_modules")]);
       const { stdout: version } = await run(process.execPath, [join(root, compiler), "--version"]);
       expect(version).to.include(label.endsWith("6") ? "Version 6." : "Version 7.");
       await run(process.execPath, [join(root, compiler), "-p", dir]);
+      const emitted = await readFile(join(dir, "out/service.js"), "utf8");
+      expect(emitted.includes("__esDecorate"), "standard decorators emitted").to.equal(
+        mode === "standard",
+      );
+      await runAndProbe(join(dir, "out/service.js"), "consumer says bye");
+    });
+  }
 
-      const worker = new Worker(join(dir, "out/service.js"));
-      try {
-        const port = await worker.port();
-        expect((await probe(port, "/health/ready")).status).to.equal(200);
-        expect((await probe(port, "/health/ready?verbose")).json).to.deep.include({
-          checks: { always: true },
-        });
-        worker.kill("SIGTERM");
-        expect((await worker.exited).code).to.equal(0);
-        expect(worker.stdout).to.include("consumer says bye");
-      } finally {
-        worker.dispose();
-      }
+  it("runs a consumer compiled by esbuild the way tsx runs code: standard decorators, file by file", async () => {
+    const dir = join(consumer, "esbuild");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "service.ts"), service);
+    await writeFile(join(dir, "package.json"), JSON.stringify({ type: "module" }));
+    await run("ln", ["-s", "../node_modules", join(dir, "node_modules")]);
+    await run(
+      join(root, "node_modules/.bin/esbuild"),
+      [
+        "service.ts",
+        "--format=esm",
+        "--platform=node",
+        "--target=node20",
+        "--outfile=out/service.js",
+      ],
+      { cwd: dir },
+    );
+    await runAndProbe(join(dir, "out/service.js"), "consumer says bye");
+  });
+
+  for (const mode of ["standard", "legacy"] as const) {
+    it(`walks docs/getting-started.md from an empty folder with the tarball, ${mode} decorators`, async () => {
+      const blocks = await gettingStarted();
+      const dir = join(consumer, `walk-${mode}`);
+      await mkdir(join(dir, "src"), { recursive: true });
+      // Step 1 as written, with the packed tarball for `npm install loopgroup` and
+      // the repository's TypeScript and @types/node for the dev dependencies.
+      await run("npm", ["init", "-y"], { cwd: dir });
+      await run("npm", ["pkg", "set", "type=module"], { cwd: dir });
+      await run(
+        "npm",
+        ["install", tarball, "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"],
+        { cwd: dir },
+      );
+      await mkdir(join(dir, "node_modules/@types"), { recursive: true });
+      await run("ln", [
+        "-s",
+        join(root, "node_modules/@types/node"),
+        join(dir, "node_modules/@types/node"),
+      ]);
+      const config = blocks[`tsconfig: ${mode}`];
+      const main = blocks["file: src/main.ts"];
+      expect(config, "the page's tsconfig").to.be.a("string");
+      expect(main, "the page's src/main.ts").to.be.a("string");
+      await writeFile(join(dir, "tsconfig.json"), config ?? "");
+      await writeFile(join(dir, "src/main.ts"), main ?? "");
+      // Step 3: `npx tsc`, then `node dist/main.js`.
+      await run(process.execPath, [join(root, "node_modules/typescript/bin/tsc")], { cwd: dir });
+      await runAndProbe(join(dir, "dist/main.js"), "closing");
     });
   }
 });
