@@ -92,6 +92,7 @@ const throughput = await rounds({
   loopgroup: () => probeRun("loopgroup"),
   lightship: () => probeRun("lightship", {}, "/ready"),
   terminus: () => probeRun("terminus"),
+  "loopgroup, metrics on": () => probeRun("loopgroup", { METRICS: "1" }),
 });
 
 // 2. Probes while 100 loops iterate as fast as they can.
@@ -104,10 +105,44 @@ const overheadSubject = new Subject("loop-overhead", {
   WINDOW_MS: quick ? "300" : "1000",
   ROUNDS: String(ROUNDS),
 });
-const overhead = await overheadSubject.next<{ framework: number[]; handWritten: number[] }>(
-  "loopOverhead",
-);
+const overhead = await overheadSubject.next<{
+  framework: number[];
+  handWritten: number[];
+  withMetrics: number[];
+}>("loopOverhead");
 await overheadSubject.stop();
+
+// 3b. A Prometheus scrape of /metrics: time and size, with 10 and with 10 000 loops.
+interface Scrape {
+  ms: number;
+  bytes: number;
+}
+async function scrapeRun(loops: number): Promise<Scrape> {
+  const subject = new Subject("loopgroup", {
+    LOOPS: String(loops),
+    INTERVAL: "1000",
+    METRICS: "1",
+  });
+  try {
+    const { port } = await subject.ready;
+    const samples: Scrape[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const began = performance.now();
+      const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      samples.push({ ms: performance.now() - began, bytes: Buffer.byteLength(body) });
+    }
+    return {
+      ms: median(samples.slice(1).map((s) => s.ms)),
+      bytes: median(samples.map((s) => s.bytes)),
+    };
+  } finally {
+    await subject.stop();
+  }
+}
+const scrapes = await rounds({
+  "10 loops": () => scrapeRun(10),
+  "10 000 loops": () => scrapeRun(10_000),
+});
 
 // 4. Shutdown latency: SIGTERM to exit.
 async function shutdownRun(file: string, env: Record<string, string> = {}): Promise<number> {
@@ -234,6 +269,13 @@ const figures = {
   loopOverhead: {
     frameworkPerSecond: median(overhead.framework),
     handWrittenPerSecond: median(overhead.handWritten),
+    withMetricsPerSecond: median(overhead.withMetrics),
+  },
+  metrics: {
+    scrape10Ms: median((scrapes["10 loops"] ?? []).map((s) => s.ms)),
+    scrape10Bytes: median((scrapes["10 loops"] ?? []).map((s) => s.bytes)),
+    scrape10kMs: median((scrapes["10 000 loops"] ?? []).map((s) => s.ms)),
+    scrape10kBytes: median((scrapes["10 000 loops"] ?? []).map((s) => s.bytes)),
   },
   shutdownLatencyMs: Object.fromEntries(
     [...Object.entries(shutdown), ...Object.entries(shutdownDefaults)].map(([name, samples]) => [
@@ -279,6 +321,18 @@ const ratios = {
     figures.loopOverhead.frameworkPerSecond,
     figures.loopOverhead.handWrittenPerSecond,
   ),
+  metricsOnVsOffIterations: ratio(
+    figures.loopOverhead.withMetricsPerSecond,
+    figures.loopOverhead.frameworkPerSecond,
+  ),
+  // What metrics add to one iteration, in µs: the cost a real iteration pays, whatever it does.
+  metricsCostPerIterationUs:
+    Math.round(
+      (1e6 / figures.loopOverhead.withMetricsPerSecond -
+        1e6 / figures.loopOverhead.frameworkPerSecond) *
+        100,
+    ) / 100,
+  metricsOnVsOffProbes: ratio(medianOf(throughput["loopgroup, metrics on"] ?? [], "rps"), lgRps),
   coldStartVsBare: ratio(figures.coldStart.loopgroupMs, figures.coldStart.bareMs),
   idleRssOverBareMb:
     Math.round((figures.coldStart.loopgroupRssMb - figures.coldStart.bareRssMb) * 10) / 10,
@@ -314,6 +368,18 @@ const targets = [
     ratios.loopOverheadVsHandWritten,
     ">= 0.85",
     ratios.loopOverheadVsHandWritten >= 0.85,
+  ],
+  [
+    "metrics cost per iteration (µs)",
+    ratios.metricsCostPerIterationUs,
+    "<= 1",
+    ratios.metricsCostPerIterationUs <= 1,
+  ],
+  [
+    "probe throughput, metrics on / off",
+    ratios.metricsOnVsOffProbes,
+    ">= 0.90",
+    ratios.metricsOnVsOffProbes >= 0.9,
   ],
   [
     "shutdown latency median (ms)",
@@ -390,6 +456,11 @@ lines.push(
   `| ready p99 with 1 / 10 000 loops (ms) | ${figures.scale.oneLoopP99Ms} / ${figures.scale.tenThousandP99Ms} |`,
 );
 lines.push(`| bootstrap of 10 000 loops (ms) | ${Math.round(figures.scale.tenThousandSetupMs)} |`);
+lines.push(
+  `| /metrics scrape, 10 loops: ms / bytes | ${Math.round(figures.metrics.scrape10Ms * 10) / 10} / ${figures.metrics.scrape10Bytes} |`,
+  `| /metrics scrape, 10 000 loops: ms / bytes | ${Math.round(figures.metrics.scrape10kMs)} / ${figures.metrics.scrape10kBytes} |`,
+  `| empty @Loop with metrics on (iterations/s; on / off) | ${Math.round(figures.loopOverhead.withMetricsPerSecond)} (${ratios.metricsOnVsOffIterations}) |`,
+);
 lines.push(
   `| 10 000 copies via concurrency: bootstrap (ms) / heap per copy (bytes) / ready p99 (ms) | ${Math.round(figures.scale.copies.setupMs)} / ${figures.scale.copies.heapPerCopyBytes} / ${figures.scale.copies.p99Ms} |`,
 );

@@ -9,11 +9,14 @@ import { LoopGroup, type Hook, type ShutdownResult } from "./loop-group.js";
 import { LoopRunner, type LoopContext } from "./loop-runner.js";
 import { errorMessage, guardLogger, silentLogger, stderrLogger, type Logger } from "./logger.js";
 import { checkOverriddenLoops, overriddenOptions } from "./loop-overrides.js";
+import type { LoopMetrics, PromClient } from "./metrics.js";
 import { isDeclared, readDeclaration, type AnyClass, type ServiceDeclaration } from "./metadata.js";
 import {
   isLogger,
+  isMetricsRegistry,
   resolveBootstrapOptions,
   type BootstrapOptions,
+  type MetricsRegistry,
   type DeclaredHealthPort,
 } from "./options.js";
 import { claimProcess, exitProcess, installProcessHandlers } from "./process.js";
@@ -108,13 +111,37 @@ interface Built {
   readonly logger: Logger;
 }
 
+/**
+ * Loads prom-client and loopgroup's metrics module, only when metrics are on:
+ * an app without metrics never imports either.
+ */
+async function loadMetrics(option: true | MetricsRegistry): Promise<LoopMetrics> {
+  let client: PromClient;
+  try {
+    client = await import("prom-client");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") {
+      throw new ConfigurationError(messages.promClientMissing(), { cause: error });
+    }
+    throw error;
+  }
+  const { createLoopMetrics } = await import("./metrics.js");
+  return createLoopMetrics(client, option);
+}
+
 function build(
   services: Service | readonly Service[],
   options: BootstrapOptions,
   env: NodeJS.ProcessEnv,
+  loadedMetrics: (option: true | MetricsRegistry) => LoopMetrics | undefined,
 ): Built {
   const found = discover(services);
   const resolved = resolveBootstrapOptions(options, env, declaredHealthPorts(found));
+  if (resolved.metrics === true && resolved.healthPort === false) {
+    throw new ConfigurationError(messages.metricsWithoutPort());
+  }
+  const metrics = resolved.metrics === false ? undefined : loadedMetrics(resolved.metrics);
   const logger = resolved.logger === false ? silentLogger : (resolved.logger ?? stderrLogger());
   // Named after the class bootstrapped, not the base class that declared the method.
   const where = (className: string, method: string | symbol): string =>
@@ -153,13 +180,18 @@ function build(
     const options = overriddenOptions(name, loop.input, loop.options, resolved.loops);
     const body = methodOf(instance, loop.method);
     const call = (ctx: LoopContext): unknown => body.call(instance, ctx);
-    if (options.concurrency === 1) return [new LoopRunner(options, call, { logger })];
+    if (options.concurrency === 1) {
+      return [new LoopRunner(options, call, { logger, observer: metrics?.observer(name) })];
+    }
     // n copies, each a loop of its own everywhere a loop is named: Name#1 … Name#n.
-    return Array.from(
-      { length: options.concurrency },
-      (_, i) =>
-        new LoopRunner({ ...options, name: `${name}#${i + 1}` }, call, { logger, worker: i + 1 }),
-    );
+    return Array.from({ length: options.concurrency }, (_, i) => {
+      const copy = `${name}#${i + 1}`;
+      return new LoopRunner({ ...options, name: copy }, call, {
+        logger,
+        worker: i + 1,
+        observer: metrics?.observer(copy),
+      });
+    });
   });
   const hooks = (pick: (d: ServiceDeclaration) => ServiceDeclaration["startHooks"]): Hook[] =>
     found.flatMap(({ instance, className, declaration }) =>
@@ -188,7 +220,9 @@ function build(
     onShutdown: hooks((d) => d.shutdownHooks),
     healthChecks,
     logger,
+    metrics: metrics && (() => metrics.scrape()),
   });
+  metrics?.watch(() => group.details());
   return {
     group,
     exit: resolved.exit,
@@ -225,7 +259,11 @@ export async function bootstrap(
   if (release === undefined) throw new ConfigurationError(messages.secondApp());
   let built: Built;
   try {
-    built = build(services, options, process.env);
+    // prom-client is loaded (asynchronously) before anything else is built, and only when asked for.
+    const wanted = options.metrics;
+    const metrics =
+      wanted === true || isMetricsRegistry(wanted) ? await loadMetrics(wanted) : undefined;
+    built = build(services, options, process.env, () => metrics);
   } catch (error) {
     release();
     if (exit) {

@@ -87,6 +87,10 @@ export const messages = {
     `${where} names loop "${loop}", which this app does not have. Its loops are: ${known.join(", ")}. Use the name without "#n" to set every copy of a loop.`,
   noLoopInApp: (classes: readonly string[]) =>
     `bootstrap(): no @Loop() method in any service (${classes.join(", ")}). An app needs at least one loop: mark a method with @Loop(). Classes with only @OnStart, @OnShutdown or @HealthCheck may join an app that has one.`,
+  promClientMissing: () =>
+    `bootstrap(): option "metrics" needs prom-client, an optional peer dependency that is not installed. Install it with: npm install prom-client`,
+  metricsWithoutPort: () =>
+    `bootstrap(): metrics: true serves /metrics on the probe port, and probes are off. Set a port (healthPort, HEALTH_PORT or @HealthPort), or pass your own prom-client Registry as metrics and serve it yourself.`,
   secondApp: () =>
     `bootstrap(): another app in this process already owns it (it was bootstrapped with exit: true and has not finished). One app per process: pass every service to one bootstrap([A, B]), or give the second one exit: false.`,
   startupFailed: (name: string, cause: string) =>

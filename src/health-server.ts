@@ -31,6 +31,8 @@ export interface HealthServerOptions {
   startupCheck?: ProbeCheck;
   /** Extra fields merged into `?verbose` answers. */
   details?: () => object;
+  /** Serves `GET /metrics` with what it resolves to (Prometheus text); no `/metrics` without it. */
+  metrics?: () => Promise<{ readonly contentType: string; readonly body: string }>;
 }
 
 /** Where a running server listens. */
@@ -73,6 +75,7 @@ const NOT_ALLOWED = fixed(405, '{"status":"method not allowed"}', {
   Connection: "close",
 });
 const NO_HOST = fixed(400, '{"status":"bad request"}', { Connection: "close" });
+const METRICS_FAILED = fixed(500, '{"status":"metrics failed"}');
 
 /** Whole responses written straight to a socket the HTTP parser gave up on: JSON like every other answer. */
 const HEADERS_TOO_LARGE = rawAnswer(
@@ -123,6 +126,7 @@ export class HealthServer {
   private readonly port: number;
   private readonly routes: ReadonlyMap<string, ProbeCheck>;
   private readonly details: (() => object) | undefined;
+  private readonly metrics: HealthServerOptions["metrics"];
   private server: Server | undefined;
   private bound: HealthServerAddress | null = null;
   private starting: Promise<void> | undefined;
@@ -140,6 +144,7 @@ export class HealthServer {
       ["/health/startup", options.startupCheck ?? always],
     ]);
     this.details = options.details;
+    this.metrics = options.metrics;
   }
 
   /** `{ host, port }` while listening, else null. */
@@ -259,8 +264,12 @@ export class HealthServer {
     }
     const target = request.url ?? "/";
     const queryAt = target.indexOf("?");
-    const check = this.routes.get(pathOf(target, queryAt));
-    if (check === undefined) return this.send(response, NOT_FOUND, head);
+    const path = pathOf(target, queryAt);
+    const check = this.routes.get(path);
+    if (check === undefined) {
+      if (path === "/metrics" && this.metrics !== undefined) return this.scrape(response, head);
+      return this.send(response, NOT_FOUND, head);
+    }
     const verbose = queryAt !== -1 && wantsVerbose(target.slice(queryAt + 1));
     let verdict: boolean | Promise<boolean>;
     try {
@@ -279,6 +288,31 @@ export class HealthServer {
     verdict.then(
       (ok) => reply(ok === true),
       () => reply(false),
+    );
+  }
+
+  /** `/metrics`: a scrape, never a probe; it changes no probe's answer. */
+  private scrape(response: ServerResponse, head: boolean): void {
+    const metrics = this.metrics;
+    if (metrics === undefined) return;
+    metrics().then(
+      ({ contentType, body }) => {
+        const bytes = Buffer.from(body);
+        this.send(
+          response,
+          {
+            status: 200,
+            body: bytes,
+            headers: {
+              "Content-Type": contentType,
+              "Cache-Control": "no-store",
+              "Content-Length": bytes.length,
+            },
+          },
+          head,
+        );
+      },
+      () => this.send(response, METRICS_FAILED, head),
     );
   }
 

@@ -38,6 +38,7 @@ export {
   type Runnable,
 } from "./loop-runner.js";
 export { silentLogger, stderrLogger, type LogFields, type Logger } from "./logger.js";
+export type { LoopOverrides } from "./loop-overrides.js";
 export {
   DEFAULTS,
   resolveLoopOptions,
@@ -46,6 +47,7 @@ export {
   type HealthPortOptions,
   type LoopGroupOptions,
   type LoopOptions,
+  type MetricsRegistry,
   type OnError,
   type ResolvedLoopOptions,
 } from "./options.js";

@@ -113,6 +113,7 @@ export class LoopGroup {
         readinessCheck: () => this.readinessNow(),
         startupCheck: () => this.startupComplete,
         details: () => this.details(),
+        metrics: resolved.metrics,
       });
     }
     this.done = new Promise((resolve) => (this.settle = resolve));

@@ -9,7 +9,15 @@
 
 /** Lifecycle states of a loop. */
 export type LoopState =
-  "idle" | "running" | "backoff" | "stalled" | "stopping" | "stopped" | "failed";
+  | "idle"
+  | "running"
+  | "backoff"
+  | "stalled"
+  | "stopping"
+  | "stopped"
+  | "failed"
+  /** A singleton loop waiting while another replica holds the Lease. */
+  | "standby";
 
 /** Something whose in-flight iteration can stall. */
 export interface StallSubject {
@@ -42,11 +50,12 @@ export class LoopHealth {
   }
 
   /**
-   * True when every loop is running, or has completed on its own (a loop
-   * that finished its work by `maxIterations` or `ctx.stop()` is not a fault).
+   * True when every loop is running, in standby (a singleton loop while
+   * another replica leads), or has completed on its own (a loop that finished
+   * its work by `maxIterations` or `ctx.stop()` is not a fault).
    */
   get allWorking(): boolean {
-    return this.count("running") + this.count("stopped") === this.total;
+    return this.count("running") + this.count("stopped") + this.count("standby") === this.total;
   }
 
   /** Records that `subject` started an iteration or sent a heartbeat at `at`. */

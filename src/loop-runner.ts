@@ -66,6 +66,11 @@ export interface LoopStats {
   readonly lastError?: string;
 }
 
+/** Told of every iteration's end: the metrics binding, when metrics are on. */
+export interface IterationObserver {
+  iterationEnded(seconds: number, ok: boolean): void;
+}
+
 /** What a LoopRunner needs besides its options. */
 export interface LoopRunnerDependencies {
   readonly logger?: Logger;
@@ -73,6 +78,8 @@ export interface LoopRunnerDependencies {
   readonly random?: () => number;
   /** Which copy this is under `concurrency` (`ctx.worker`); default 1. */
   readonly worker?: number;
+  /** Told of each iteration's duration and result; none unless metrics are on. */
+  readonly observer?: IterationObserver;
 }
 
 /**
@@ -97,6 +104,7 @@ export class LoopRunner implements Runnable {
   private readonly context: LoopContext;
   private readonly logger: Logger;
   private readonly random: () => number;
+  private readonly observer: IterationObserver | undefined;
   private iterations = 0;
   private errors = 0;
   private lastError: string | undefined;
@@ -115,6 +123,7 @@ export class LoopRunner implements Runnable {
     this.worker = dependencies.worker ?? 1;
     this.logger = dependencies.logger ?? silentLogger;
     this.random = dependencies.random ?? Math.random;
+    this.observer = dependencies.observer;
     this.context = new LoopRunner.Context(this);
   }
 
@@ -231,6 +240,7 @@ export class LoopRunner implements Runnable {
       if (this.stopRequested) break;
       this.iterations += 1;
       this.beginIteration();
+      const startedAt = this.observer === undefined ? 0 : now();
       let failure: { error: unknown } | undefined;
       try {
         await this.body(this.context);
@@ -238,6 +248,10 @@ export class LoopRunner implements Runnable {
         failure = { error };
       }
       this.endIteration();
+      this.observer?.iterationEnded(
+        (now() - startedAt) / 1_000,
+        failure === undefined || (this.stopRequested && this.isAbort(failure.error)),
+      );
       const complete = this.completeRequested || this.iterations >= maxIterations;
       if (failure === undefined) {
         failures = 0;

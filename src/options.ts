@@ -16,6 +16,21 @@ import {
 } from "./loop-overrides.js";
 import { MAX_TIMER_DELAY } from "./time.js";
 
+/**
+ * The part of a prom-client `Registry` loopgroup relies on. Pass your own
+ * Registry as `metrics` to serve your service's metrics from `/metrics` too.
+ * (Declared here, not imported from prom-client, so that loopgroup's types
+ * compile without the optional peer installed.)
+ *
+ * @example
+ * const registry = new Registry();
+ * await bootstrap(Worker, { metrics: registry });
+ */
+export interface MetricsRegistry {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
 /** What a loop does when an iteration throws. */
 export type OnError = "retry" | "stop" | "shutdown";
 
@@ -320,6 +335,13 @@ export interface BootstrapOptions {
    * option but `name`. Default `LOOPGROUP_LOOPS` (the same as JSON), else none.
    */
   loops?: LoopOverrides;
+  /**
+   * Serve `GET /metrics` for Prometheus on the probe port: `true` for a new
+   * prom-client Registry with the default process metrics, or your own
+   * Registry so your metrics come out of the same endpoint. Needs the optional
+   * peer dependency `prom-client`. Default off: prom-client is never loaded.
+   */
+  metrics?: boolean | MetricsRegistry;
 }
 
 /** `bootstrap()` options after defaults, environment and decorators are applied. */
@@ -332,6 +354,7 @@ export interface ResolvedBootstrapOptions {
   readonly exit: boolean;
   readonly logger: Logger | false | undefined;
   readonly loops: ResolvedLoopOverrides;
+  readonly metrics: false | true | MetricsRegistry;
 }
 
 /** What one service declared with `@HealthPort`. */
@@ -351,6 +374,7 @@ const bootstrapKeys = [
   "exit",
   "logger",
   "loops",
+  "metrics",
 ];
 
 function envInteger(
@@ -498,7 +522,27 @@ export function resolveBootstrapOptions(
     exit: input.exit ?? true,
     logger: logger === undefined || logger === false ? logger : guardLogger(logger),
     loops: readLoopOverrides(input.loops, env),
+    metrics: checkMetrics(input.metrics, where),
   };
+}
+
+/** True for what a prom-client Registry has that loopgroup uses. */
+export function isMetricsRegistry(value: unknown): value is MetricsRegistry {
+  const registry = value as Partial<MetricsRegistry> | null;
+  return (
+    typeof registry === "object" &&
+    registry !== null &&
+    typeof registry.metrics === "function" &&
+    typeof registry.contentType === "string"
+  );
+}
+
+function checkMetrics(value: unknown, where: string): false | true | MetricsRegistry {
+  if (value === undefined || value === false) return false;
+  if (value === true || isMetricsRegistry(value)) return value;
+  throw new ConfigurationError(
+    messages.badOption(where, "metrics", value, "true, false, or a prom-client Registry"),
+  );
 }
 
 /** True for an object with pino's four level methods. */
@@ -534,6 +578,8 @@ export interface LoopGroupOptions {
   healthChecks?: readonly NamedHealthCheck[];
   /** Readiness is 503 for this long before loops are told to stop. Default 0. */
   drainDelay?: number;
+  /** Serves `GET /metrics` on the probe port with what it resolves to. Default: no `/metrics`. */
+  metrics?: () => Promise<{ readonly contentType: string; readonly body: string }>;
   /** Default silent. */
   logger?: Logger | false;
 }
@@ -553,6 +599,7 @@ export interface ResolvedGroupOptions {
   }[];
   /** Where to serve probes, or undefined for no probe server. */
   readonly health: { readonly port: number; readonly host: string } | undefined;
+  readonly metrics: LoopGroupOptions["metrics"];
 }
 
 /** Validates `LoopGroup` options; throws a TypeError naming the option, or a ConfigurationError for a duplicate check name. */
@@ -598,6 +645,7 @@ export function resolveGroupOptions(input: LoopGroupOptions): ResolvedGroupOptio
         { min: 0 },
       ),
     })),
+    metrics: input.metrics,
     health:
       input.healthPort === undefined
         ? undefined

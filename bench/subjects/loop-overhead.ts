@@ -1,5 +1,6 @@
 // Iterations per second of an empty @Loop against a hand-written loop, alternating in one process.
 import { bootstrap, Loop } from "loopgroup";
+import { Registry } from "prom-client";
 import { envNumber } from "./report.js";
 
 const windowMs = envNumber("WINDOW_MS", 1_000);
@@ -13,13 +14,14 @@ class Empty {
   }
 }
 
-async function framework(): Promise<number> {
+async function framework(metrics = false): Promise<number> {
   count = 0;
   const app = await bootstrap(Empty, {
     healthPort: false,
     signals: false,
     exit: false,
     logger: false,
+    metrics: metrics ? new Registry() : false,
   });
   const start = performance.now();
   await new Promise((resolve) => setTimeout(resolve, windowMs));
@@ -44,16 +46,20 @@ async function handWritten(): Promise<number> {
   return (n / (performance.now() - start)) * 1_000;
 }
 
-const results: { framework: number[]; handWritten: number[] } = { framework: [], handWritten: [] };
-await handWritten(); // warm up both paths once
+const results: { framework: number[]; handWritten: number[]; withMetrics: number[] } = {
+  framework: [],
+  handWritten: [],
+  withMetrics: [],
+};
+await handWritten(); // warm up every path once
 await framework();
+await framework(true);
 for (let round = 0; round < rounds; round += 1) {
-  if (round % 2 === 0) {
-    results.framework.push(await framework());
-    results.handWritten.push(await handWritten());
-  } else {
-    results.handWritten.push(await handWritten());
-    results.framework.push(await framework());
-  }
+  const order = [
+    async () => results.framework.push(await framework()),
+    async () => results.handWritten.push(await handWritten()),
+    async () => results.withMetrics.push(await framework(true)),
+  ];
+  for (const measure of round % 2 === 0 ? order : order.reverse()) await measure();
 }
 process.stdout.write(`${JSON.stringify({ loopOverhead: results })}\n`);

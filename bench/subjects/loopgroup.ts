@@ -1,5 +1,5 @@
 // loopgroup with LOOPS loops (default 1) on INTERVAL ms (default 60 000); BUSY=1 makes them empty hot loops.
-// COPIES=n instead runs one loop with concurrency n.
+// COPIES=n instead runs one loop with concurrency n. METRICS=1 turns metrics on (/metrics).
 import { envNumber, reportReady, settledHeap } from "./report.js";
 
 const importStart = performance.now();
@@ -32,7 +32,12 @@ for (let i = 0; i < count; i += 1) {
 
 const heapBefore = settledHeap();
 const setupStart = performance.now();
-const app = await bootstrap(Subject, { healthHost: "127.0.0.1", healthPort: 0, logger: false });
+const app = await bootstrap(Subject, {
+  healthHost: "127.0.0.1",
+  healthPort: 0,
+  logger: false,
+  metrics: process.env.METRICS === "1",
+});
 const setupMs = performance.now() - setupStart;
 // Garbage from setup is not the framework's steady cost: settledHeap() collects it before RSS is read.
 const loopHeapBytes = settledHeap() - heapBefore;

@@ -2,4 +2,5 @@
 import { bootstrap } from "loopgroup";
 import { QueueWorker } from "./worker.js";
 
-await bootstrap(QueueWorker);
+// METRICS=true also serves /metrics for Prometheus on the probe port (needs prom-client).
+await bootstrap(QueueWorker, { metrics: process.env.METRICS === "true" });

@@ -186,6 +186,39 @@ describe("packaging: the published tarball works for a consumer in every compile
     await runAndProbe(join(dir, "out/service.js"), "consumer says bye");
   });
 
+  it("metrics: true without the optional prom-client installed exits 1 and says how to install it", async () => {
+    const dir = join(consumer, "no-prom-client");
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      join(dir, "service.ts"),
+      service.replace(
+        "await bootstrap(ConsumerService)",
+        "await bootstrap(ConsumerService, { metrics: true })",
+      ),
+    );
+    await writeFile(join(dir, "package.json"), JSON.stringify({ type: "module" }));
+    await run("ln", ["-s", "../node_modules", join(dir, "node_modules")]);
+    await run(
+      join(root, "node_modules/.bin/esbuild"),
+      [
+        "service.ts",
+        "--format=esm",
+        "--platform=node",
+        "--target=node20",
+        "--outfile=out/service.js",
+      ],
+      { cwd: dir },
+    );
+    const worker = new Worker(join(dir, "out/service.js"));
+    try {
+      const exit = await worker.exited;
+      expect(exit.code).to.equal(1);
+      expect(worker.stderr).to.include("npm install prom-client");
+    } finally {
+      worker.dispose();
+    }
+  });
+
   for (const mode of ["standard", "legacy"] as const) {
     it(`walks docs/getting-started.md from an empty folder with the tarball, ${mode} decorators`, async () => {
       const blocks = await gettingStarted();

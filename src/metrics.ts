@@ -1,0 +1,177 @@
+/**
+ * The prom-client binding: loopgroup's series, on the caller's Registry or a
+ * new one with prom-client's default metrics. Loaded with a dynamic import
+ * only when metrics are on, so an app without them never loads prom-client.
+ */
+import type { GroupDetails } from "./loop-group.js";
+import type { IterationObserver } from "./loop-runner.js";
+import type { LoopState } from "./loop-health.js";
+import type { MetricsRegistry } from "./options.js";
+import type * as PromClientModule from "prom-client";
+
+/** One scrape: the body and its content type. */
+export interface MetricsAnswer {
+  readonly contentType: string;
+  readonly body: string;
+}
+
+/** loopgroup's series on one registry. */
+export interface LoopMetrics {
+  readonly registry: MetricsRegistry;
+  /** The iteration counters, histogram and last-success gauge of one loop (copy). */
+  observer(loop: string): IterationObserver;
+  /** Where states and check results are read at scrape time (never on the probe path). */
+  watch(source: () => GroupDetails): void;
+  /** `loopgroup_leader` and `loopgroup_leader_transitions_total` for one lease. */
+  leadership(lease: string): (isLeader: boolean) => void;
+  scrape(): Promise<MetricsAnswer>;
+}
+
+/**
+ * Iteration durations from 1 ms to 10 min: worker iterations range from a
+ * quick poll that finds nothing to a batch job of minutes (docs/metrics.md).
+ */
+export const ITERATION_BUCKETS = [
+  0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
+];
+
+const STATES: readonly LoopState[] = [
+  "idle",
+  "running",
+  "backoff",
+  "stalled",
+  "stopping",
+  "stopped",
+  "failed",
+  "standby",
+];
+
+type PromClient = typeof PromClientModule;
+
+/** Builds loopgroup's series on `registry`, or on a new one with the default metrics. */
+/** The prom-client module, as loaded by a dynamic import. */
+export type { PromClient };
+
+export function createLoopMetrics(client: PromClient, option: true | MetricsRegistry): LoopMetrics {
+  let registry: InstanceType<PromClient["Registry"]>;
+  if (option === true) {
+    registry = new client.Registry();
+    client.collectDefaultMetrics({ register: registry });
+  } else {
+    registry = option as InstanceType<PromClient["Registry"]>;
+  }
+  const registers = [registry];
+  let source: () => GroupDetails = () => ({ loops: {}, checks: {} });
+  // The iteration path only adds to plain numbers (and observes the histogram);
+  // prom-client hashes label sets on every call, so counts reach it at scrape time.
+  const tallies: { loop: string; succeeded: number; failed: number; lastSuccess: number }[] = [];
+
+  new client.Counter({
+    name: "loopgroup_loop_iterations_total",
+    help: "Iterations ended, by loop and result (success or error).",
+    labelNames: ["loop", "result"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const t of tallies) {
+        this.inc({ loop: t.loop, result: "success" }, t.succeeded);
+        this.inc({ loop: t.loop, result: "error" }, t.failed);
+      }
+    },
+  });
+  const duration = new client.Histogram({
+    name: "loopgroup_loop_iteration_duration_seconds",
+    help: "Time of each iteration, by loop.",
+    labelNames: ["loop"] as const,
+    buckets: ITERATION_BUCKETS,
+    registers,
+  });
+  new client.Gauge({
+    name: "loopgroup_loop_last_success_timestamp_seconds",
+    help: "Wall-clock time of the loop's last successful iteration, in seconds since the epoch.",
+    labelNames: ["loop"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const t of tallies)
+        if (t.lastSuccess > 0) this.set({ loop: t.loop }, t.lastSuccess / 1_000);
+    },
+  });
+  new client.Gauge({
+    name: "loopgroup_loop_state",
+    help: "1 for the loop's current lifecycle state, 0 for the others.",
+    labelNames: ["loop", "state"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [loop, stats] of Object.entries(source().loops)) {
+        for (const state of STATES) this.set({ loop, state }, state === stats.state ? 1 : 0);
+      }
+    },
+  });
+  new client.Gauge({
+    name: "loopgroup_health_check_status",
+    help: "Last result of each health check: 1 true, 0 false (no sample before its first answer).",
+    labelNames: ["check"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [check, result] of Object.entries(source().checks)) {
+        if (result !== null) this.set({ check }, result ? 1 : 0);
+      }
+    },
+  });
+
+  let leader: InstanceType<PromClient["Gauge"]> | undefined;
+  let transitions: InstanceType<PromClient["Counter"]> | undefined;
+
+  return {
+    registry,
+    observer(loop) {
+      // Both results exist from the start (at 0), so rate() and error ratios work before the first error.
+      const tally = { loop, succeeded: 0, failed: 0, lastSuccess: 0 };
+      tallies.push(tally);
+      const histogram = duration.labels(loop);
+      return {
+        iterationEnded(seconds, ok) {
+          histogram.observe(seconds);
+          if (ok) {
+            tally.succeeded += 1;
+            tally.lastSuccess = Date.now();
+          } else tally.failed += 1;
+        },
+      };
+    },
+    watch(read) {
+      source = read;
+    },
+    leadership(lease) {
+      leader ??= new client.Gauge({
+        name: "loopgroup_leader",
+        help: "1 while this process holds the Lease.",
+        labelNames: ["lease"] as const,
+        registers,
+      });
+      transitions ??= new client.Counter({
+        name: "loopgroup_leader_transitions_total",
+        help: "Times this process gained or lost leadership of the Lease.",
+        labelNames: ["lease"] as const,
+        registers,
+      });
+      const gauge = leader.labels(lease);
+      const changes = transitions.labels(lease);
+      gauge.set(0);
+      changes.inc(0);
+      let current = false;
+      return (isLeader) => {
+        if (isLeader === current) return;
+        current = isLeader;
+        gauge.set(isLeader ? 1 : 0);
+        changes.inc();
+      };
+    },
+    async scrape() {
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}

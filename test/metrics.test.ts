@@ -1,0 +1,217 @@
+import { expect } from "chai";
+import * as client from "prom-client";
+import {
+  bootstrap,
+  ConfigurationError,
+  HealthCheck,
+  Loop,
+  type App,
+  type LoopContext,
+} from "../src/index.js";
+import { createLoopMetrics } from "../src/metrics.js";
+import { probe } from "./helpers/probe.js";
+
+const quiet = { signals: false, exit: false, logger: false } as const;
+
+/** The value of one sample in a Prometheus text body, or undefined. */
+function sample(body: string, series: string): number | undefined {
+  const line = body.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe("metrics", () => {
+  const apps: App[] = [];
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.shutdown()));
+  });
+
+  class Worker {
+    calls = 0;
+    @Loop({ interval: 10, concurrency: 2 })
+    async consume(ctx: LoopContext): Promise<void> {
+      this.calls += 1;
+      await ctx.sleep(1);
+    }
+    @Loop({ interval: 10, backoff: { initial: 5, max: 5 } })
+    flaky(): void {
+      throw new Error("always");
+    }
+    @HealthCheck({ name: "db" })
+    db(): boolean {
+      return true;
+    }
+  }
+
+  async function scrape(app: App): Promise<{ status: number; type: string; body: string }> {
+    const answer = await probe(app.address?.port ?? 0, "/metrics");
+    return {
+      status: answer.status,
+      type: String(answer.headers["content-type"]),
+      body: answer.body,
+    };
+  }
+
+  it("serves every series of SPEC's table on /metrics, per loop copy, with the registry's content type", async () => {
+    const registry = new client.Registry();
+    const app = await bootstrap(Worker, {
+      ...quiet,
+      healthPort: 0,
+      healthHost: "127.0.0.1",
+      metrics: registry,
+    });
+    apps.push(app);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const first = await scrape(app);
+    expect(first.status).to.equal(200);
+    expect(first.type).to.equal(registry.contentType);
+    const body = first.body;
+    for (const family of [
+      "loopgroup_loop_iterations_total",
+      "loopgroup_loop_iteration_duration_seconds",
+      "loopgroup_loop_state",
+      "loopgroup_loop_last_success_timestamp_seconds",
+      "loopgroup_health_check_status",
+    ]) {
+      expect(body, family).to.include(`# TYPE ${family} `);
+    }
+    const ok = sample(
+      body,
+      'loopgroup_loop_iterations_total{loop="Worker.consume#2",result="success"}',
+    );
+    expect(ok).to.be.greaterThan(1);
+    expect(
+      sample(body, 'loopgroup_loop_iterations_total{loop="Worker.flaky",result="error"}'),
+    ).to.be.greaterThan(1);
+    expect(
+      sample(body, 'loopgroup_loop_iterations_total{loop="Worker.flaky",result="success"}'),
+    ).to.equal(0);
+    expect(
+      sample(body, 'loopgroup_loop_iteration_duration_seconds_count{loop="Worker.consume#1"}'),
+    ).to.be.greaterThan(1);
+    expect(sample(body, 'loopgroup_loop_state{loop="Worker.consume#1",state="running"}')).to.equal(
+      1,
+    );
+    expect(sample(body, 'loopgroup_loop_state{loop="Worker.consume#1",state="failed"}')).to.equal(
+      0,
+    );
+    const last = sample(
+      body,
+      'loopgroup_loop_last_success_timestamp_seconds{loop="Worker.consume#1"}',
+    );
+    expect(last).to.be.closeTo(Date.now() / 1_000, 5);
+    // No sample before a check's first answer: a flaky loop keeps readiness from asking it.
+    expect(body).to.not.include('loopgroup_health_check_status{check="db"}');
+    // Label values are loop and check names only.
+    const labels = new Set(
+      [...body.matchAll(/^loopgroup_\w+\{([^}]*)\}/gm)].flatMap((m) =>
+        [...(m[1] ?? "").matchAll(/(\w+)="/g)].map((l) => l[1]),
+      ),
+    );
+    expect([...labels].sort()).to.deep.equal(["le", "loop", "result", "state"]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const second = await scrape(app);
+    expect(
+      sample(
+        second.body,
+        'loopgroup_loop_iterations_total{loop="Worker.consume#2",result="success"}',
+      ),
+    ).to.be.greaterThan(ok ?? Infinity);
+  });
+
+  it("metrics: true adds prom-client's default process metrics on a registry of its own, and check results", async () => {
+    class Healthy {
+      @Loop({ interval: 60_000 })
+      tick(): void {}
+      @HealthCheck({ name: "db" })
+      db(): boolean {
+        return true;
+      }
+    }
+    const app = await bootstrap(Healthy, {
+      ...quiet,
+      healthPort: 0,
+      healthHost: "127.0.0.1",
+      metrics: true,
+    });
+    apps.push(app);
+    const { body } = await scrape(app);
+    expect(body).to.include("process_cpu_user_seconds_total");
+    expect(body).to.include("loopgroup_loop_iterations_total");
+    expect(body).to.not.include("loopgroup_health_check_status{");
+    await probe(app.address?.port ?? 0, "/health/ready"); // asks the check once
+    const after = await scrape(app);
+    expect(sample(after.body, 'loopgroup_health_check_status{check="db"}')).to.equal(1);
+  });
+
+  it("a scrape changes no probe's answer, and without metrics /metrics is 404", async () => {
+    const withMetrics = await bootstrap(Worker, {
+      ...quiet,
+      healthPort: 0,
+      healthHost: "127.0.0.1",
+      metrics: new client.Registry(),
+    });
+    apps.push(withMetrics);
+    const port = withMetrics.address?.port ?? 0;
+    const before = await probe(port, "/health/live");
+    await scrape(withMetrics);
+    const after = await probe(port, "/health/live");
+    expect(after.status).to.equal(before.status);
+    expect(after.body).to.equal(before.body);
+    const without = await bootstrap(Worker, { ...quiet, healthPort: 0, healthHost: "127.0.0.1" });
+    apps.push(without);
+    expect((await probe(without.address?.port ?? 0, "/metrics")).status).to.equal(404);
+  });
+
+  it("refuses metrics: true without a probe port, and a value that is not a Registry", async () => {
+    for (const [options, message] of [
+      [
+        { healthPort: false as const, metrics: true },
+        /metrics: true serves \/metrics on the probe port, and probes are off/,
+      ],
+      [
+        { healthPort: false as const, metrics: { metrics: 1 } as never },
+        /option "metrics" must be true, false, or a prom-client Registry/,
+      ],
+    ] as const) {
+      let error: unknown;
+      await bootstrap(Worker, { ...quiet, ...options }).catch((e: unknown) => (error = e));
+      expect(error).to.be.instanceOf(ConfigurationError);
+      expect((error as Error).message).to.match(message);
+    }
+  });
+
+  it("has a seam for leadership: loopgroup_leader and loopgroup_leader_transitions_total per lease", async () => {
+    const registry = new client.Registry();
+    const metrics = createLoopMetrics(client, registry);
+    const leading = metrics.leadership("report-service");
+    let body = await registry.metrics();
+    expect(sample(body, 'loopgroup_leader{lease="report-service"}')).to.equal(0);
+    leading(true);
+    leading(true);
+    body = await registry.metrics();
+    expect(sample(body, 'loopgroup_leader{lease="report-service"}')).to.equal(1);
+    expect(sample(body, 'loopgroup_leader_transitions_total{lease="report-service"}')).to.equal(1);
+    leading(false);
+    body = (await metrics.scrape()).body;
+    expect(sample(body, 'loopgroup_leader_transitions_total{lease="report-service"}')).to.equal(2);
+  });
+
+  it("answers 500 in JSON when the registry fails, and the probes still answer", async () => {
+    const broken = {
+      contentType: "text/plain",
+      metrics: () => Promise.reject(new Error("collector threw")),
+    };
+    const registry = new client.Registry();
+    const app = await bootstrap(Worker, {
+      ...quiet,
+      healthPort: 0,
+      healthHost: "127.0.0.1",
+      metrics: Object.assign(registry, { metrics: broken.metrics }),
+    });
+    apps.push(app);
+    const answer = await probe(app.address?.port ?? 0, "/metrics");
+    expect(answer.status).to.equal(500);
+    expect(answer.json).to.deep.equal({ status: "metrics failed" });
+    expect((await probe(app.address?.port ?? 0, "/health/live")).status).to.equal(200);
+  });
+});
