@@ -8,6 +8,8 @@ import type { HealthServerAddress } from "./health-server.js";
 import { LoopGroup, type Hook, type ShutdownResult } from "./loop-group.js";
 import { LoopRunner, type LoopContext } from "./loop-runner.js";
 import { errorMessage, guardLogger, silentLogger, stderrLogger, type Logger } from "./logger.js";
+import { LeaderGate } from "./leader/gate.js";
+import type { LeaderElector } from "./leader/elector.js";
 import { checkOverriddenLoops, overriddenOptions } from "./loop-overrides.js";
 import type { LoopMetrics, PromClient } from "./metrics.js";
 import { isDeclared, readDeclaration, type AnyClass, type ServiceDeclaration } from "./metadata.js";
@@ -109,6 +111,15 @@ interface Built {
   readonly signals: readonly NodeJS.Signals[];
   readonly shutdownTimeout: number;
   readonly logger: Logger;
+  /** With singleton loops: the gate they wait on, and the slot for the elector. */
+  readonly leadership: Leadership | undefined;
+  readonly metrics: LoopMetrics | undefined;
+}
+
+/** The election as the group sees it, bound once the (lazily loaded) elector exists. */
+interface Leadership {
+  readonly gate: LeaderGate;
+  elector: LeaderElector | undefined;
 }
 
 /**
@@ -176,12 +187,26 @@ function build(
     declaredLoops.map((d) => d.name),
   );
 
-  const loops = declaredLoops.flatMap(({ instance, loop, name }) => {
-    const options = overriddenOptions(name, loop.input, loop.options, resolved.loops);
+  const resolvedLoops = declaredLoops.map((d) => ({
+    ...d,
+    options: overriddenOptions(d.name, d.loop.input, d.loop.options, resolved.loops),
+  }));
+  const singletons = resolvedLoops.filter((d) => d.options.singleton).map((d) => d.name);
+  if (singletons.length > 0 && options.leaderElection === undefined) {
+    throw new ConfigurationError(messages.singletonWithoutElection(singletons));
+  }
+  if (singletons.length === 0 && options.leaderElection !== undefined) {
+    logger.warn({}, "leaderElection is set but no loop is singleton: no election runs");
+  }
+  const leadership: Leadership | undefined =
+    singletons.length > 0 ? { gate: new LeaderGate(), elector: undefined } : undefined;
+  const gate = leadership?.gate;
+
+  const loops = resolvedLoops.flatMap(({ instance, loop, name, options }) => {
     const body = methodOf(instance, loop.method);
     const call = (ctx: LoopContext): unknown => body.call(instance, ctx);
     if (options.concurrency === 1) {
-      return [new LoopRunner(options, call, { logger, observer: metrics?.observer(name) })];
+      return [new LoopRunner(options, call, { logger, observer: metrics?.observer(name), gate })];
     }
     // n copies, each a loop of its own everywhere a loop is named: Name#1 … Name#n.
     return Array.from({ length: options.concurrency }, (_, i) => {
@@ -190,6 +215,7 @@ function build(
         logger,
         worker: i + 1,
         observer: metrics?.observer(copy),
+        gate,
       });
     });
   });
@@ -217,10 +243,17 @@ function build(
     healthPort: resolved.healthPort === false ? undefined : resolved.healthPort,
     healthHost: resolved.healthHost,
     onStart: hooks((d) => d.startHooks),
-    onShutdown: hooks((d) => d.shutdownHooks),
+    // The singleton loops have stopped when hooks run: release the Lease first, then the user's hooks.
+    onShutdown: [
+      ...(leadership === undefined
+        ? []
+        : [{ name: "leaderElection.release", run: () => leadership.elector?.release() }]),
+      ...hooks((d) => d.shutdownHooks),
+    ],
     healthChecks,
     logger,
     metrics: metrics && (() => metrics.scrape()),
+    leader: leadership && (() => leadership.elector?.details()),
   });
   metrics?.watch(() => group.details());
   return {
@@ -229,6 +262,8 @@ function build(
     signals: resolved.signals,
     shutdownTimeout: resolved.shutdownTimeout,
     logger,
+    leadership,
+    metrics,
   };
 }
 
@@ -264,6 +299,18 @@ export async function bootstrap(
     const metrics =
       wanted === true || isMetricsRegistry(wanted) ? await loadMetrics(wanted) : undefined;
     built = build(services, options, process.env, () => metrics);
+    const leadership = built.leadership;
+    if (leadership !== undefined) {
+      // Loaded only when a loop is singleton: an app without one does no election work.
+      const { createElection } = await import("./leader/index.js");
+      leadership.elector = createElection(
+        options.leaderElection,
+        process.env,
+        leadership.gate,
+        built.logger,
+        built.metrics && ((lease) => built.metrics?.leadership(lease)),
+      );
+    }
   } catch (error) {
     release();
     if (exit) {
@@ -289,6 +336,11 @@ export async function bootstrap(
     return result;
   });
   await group.start();
+  const elector = built.leadership?.elector;
+  if (elector !== undefined) {
+    elector.start();
+    void group.stopping.then(() => elector.stopAcquiring());
+  }
   return {
     group,
     get address() {

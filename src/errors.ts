@@ -91,6 +91,12 @@ export const messages = {
     `bootstrap(): option "metrics" needs prom-client, an optional peer dependency that is not installed. Install it with: npm install prom-client`,
   metricsWithoutPort: () =>
     `bootstrap(): metrics: true serves /metrics on the probe port, and probes are off. Set a port (healthPort, HEALTH_PORT or @HealthPort), or pass your own prom-client Registry as metrics and serve it yourself.`,
+  leaderTimings: (rule: string, lease: number, renew: number, retry: number) =>
+    `bootstrap() option leaderElection: ${rule} (got leaseDuration ${lease}, renewDeadline ${renew}, retryPeriod ${retry}). client-go's rule is leaseDuration > renewDeadline > 1.2 × retryPeriod > 0; its defaults are 15000, 10000, 2000.`,
+  notInCluster: () =>
+    `bootstrap() option leaderElection: this process is not in a Kubernetes pod (no KUBERNETES_SERVICE_HOST/PORT), so it cannot reach the API server and will not claim leadership. Run it in a cluster, or set leaderElection.apiServer (for example "http://127.0.0.1:8001" with kubectl proxy).`,
+  singletonWithoutElection: (loops: readonly string[]) =>
+    `bootstrap(): ${loops.join(", ")} ${loops.length === 1 ? "is a singleton loop" : "are singleton loops"} (@Loop({ singleton: true })), but no leaderElection is configured. Pass leaderElection: { lease: "<name>" } to bootstrap(), or drop singleton.`,
   secondApp: () =>
     `bootstrap(): another app in this process already owns it (it was bootstrapped with exit: true and has not finished). One app per process: pass every service to one bootstrap([A, B]), or give the second one exit: false.`,
   startupFailed: (name: string, cause: string) =>

@@ -39,6 +39,7 @@ export {
 } from "./loop-runner.js";
 export { silentLogger, stderrLogger, type LogFields, type Logger } from "./logger.js";
 export type { LoopOverrides } from "./loop-overrides.js";
+export type { LeaderElectionOptions } from "./leader/options.js";
 export {
   DEFAULTS,
   resolveLoopOptions,

@@ -40,6 +40,8 @@ export interface Hook {
 export interface GroupDetails {
   readonly loops: Record<string, LoopStats | { state: string }>;
   readonly checks: Record<string, boolean | null>;
+  /** With leader election: `{ lease, identity, isLeader }`. */
+  readonly leader?: object;
 }
 
 type Phase = "created" | "starting" | "running" | "stopping" | "stopped";
@@ -69,6 +71,7 @@ export class LoopGroup {
   private readonly drainDelay: number;
   private readonly onStart: readonly Hook[];
   private readonly onShutdown: readonly Hook[];
+  private readonly leader: (() => object | undefined) | undefined;
   private phase: Phase = "created";
   private startupComplete = false;
   private starting: Promise<void> | undefined;
@@ -99,6 +102,7 @@ export class LoopGroup {
     this.logger = resolved.logger;
     this.onStart = resolved.onStart;
     this.onShutdown = resolved.onShutdown;
+    this.leader = resolved.leader;
     this.checks = resolved.healthChecks.map(
       (c) => new CachedHealthCheck(c.name, c.check, c.timeout, c.cacheTtl, this.logger),
     );
@@ -166,7 +170,8 @@ export class LoopGroup {
     }
     const checks: Record<string, boolean | null> = {};
     for (const check of this.checks) checks[check.name] = check.last ?? null;
-    return { loops, checks };
+    const leader = this.leader?.();
+    return leader === undefined ? { loops, checks } : { loops, checks, leader };
   }
 
   /**

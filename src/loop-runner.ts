@@ -4,10 +4,11 @@
  * and reports each state change to the group's LoopHealth.
  */
 import { nextDelay } from "./backoff.js";
+import type { GateListener, LeaderGate } from "./leader/gate.js";
 import type { LoopHealth, LoopState } from "./loop-health.js";
 import { errorMessage, silentLogger, type Logger } from "./logger.js";
 import type { ResolvedLoopOptions } from "./options.js";
-import { now, sleep, Waiter } from "./time.js";
+import { now, sleep, startTimer, Waiter } from "./time.js";
 
 export type { LoopState } from "./loop-health.js";
 
@@ -80,6 +81,8 @@ export interface LoopRunnerDependencies {
   readonly worker?: number;
   /** Told of each iteration's duration and result; none unless metrics are on. */
   readonly observer?: IterationObserver;
+  /** For a singleton loop: open while this replica holds the Lease. */
+  readonly gate?: LeaderGate;
 }
 
 /**
@@ -105,6 +108,14 @@ export class LoopRunner implements Runnable {
   private readonly logger: Logger;
   private readonly random: () => number;
   private readonly observer: IterationObserver | undefined;
+  private readonly gate: LeaderGate | undefined;
+  /** Resolves the standby wait when the gate opens. */
+  private gateOpened: (() => void) | undefined;
+  /** The current iteration lost leadership: its signal is aborted and no new one starts. */
+  private leadershipLost = false;
+  private cancelFaultTimer: (() => void) | undefined;
+  private rejectFault: ((error: Error) => void) | undefined;
+  private faultFired = false;
   private iterations = 0;
   private errors = 0;
   private lastError: string | undefined;
@@ -124,6 +135,8 @@ export class LoopRunner implements Runnable {
     this.logger = dependencies.logger ?? silentLogger;
     this.random = dependencies.random ?? Math.random;
     this.observer = dependencies.observer;
+    this.gate = options.singleton ? dependencies.gate : undefined;
+    this.gate?.subscribe(this.gateListener());
     this.context = new LoopRunner.Context(this);
   }
 
@@ -157,13 +170,46 @@ export class LoopRunner implements Runnable {
     }
   };
 
-  /** Aborted when this loop is asked to stop. */
+  /** Aborted when this loop is asked to stop (or, singleton, loses leadership). */
   private get signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController();
       if (this.stopRequested) this.controller.abort(this.stopReason());
+      else if (this.leadershipLost) this.controller.abort(this.lostReason());
     }
     return this.controller.signal;
+  }
+
+  private lostReason(): DOMException {
+    return new DOMException(`loop ${this.name} lost leadership`, "AbortError");
+  }
+
+  /** How a singleton loop follows the gate. */
+  private gateListener(): GateListener {
+    return {
+      opened: () => this.gateOpened?.(),
+      closed: (faultAt) => {
+        if (this.inIteration) {
+          this.leadershipLost = true;
+          this.controller?.abort(this.lostReason());
+          if (faultAt !== undefined) {
+            this.cancelFaultTimer = startTimer(() => this.leadershipFault(), faultAt - now());
+          }
+        }
+        this.waiter.endWait(); // an interval or backoff wait ends: the loop goes to standby now
+      },
+    };
+  }
+
+  /** A singleton iteration still running when another replica may lead: a fault. */
+  private leadershipFault(): void {
+    if (!this.inIteration || this.rejectFault === undefined) return;
+    this.faultFired = true;
+    this.rejectFault(
+      new Error(
+        `singleton iteration still running leaseDuration after the last successful renew; another replica may lead now`,
+      ),
+    );
   }
 
   /** What `ctx.signal.reason` holds: an AbortError, as `AbortController.abort()` gives. */
@@ -213,12 +259,19 @@ export class LoopRunner implements Runnable {
   stop(): void {
     if (this.stopRequested) return;
     this.stopRequested = true;
+    this.gateOpened?.();
     // A long last iteration during shutdown is "stopping", never stalled: liveness stays 200.
     if (this.inIteration && this.options.stallTimeout !== Infinity) {
       this.health?.settle(this, this.options.stallTimeout);
     }
     if (this.current === "idle") this.setState("stopped");
-    else if (this.current === "running" || this.current === "backoff") this.setState("stopping");
+    else if (
+      this.current === "running" ||
+      this.current === "backoff" ||
+      this.current === "standby"
+    ) {
+      this.setState("stopping");
+    }
     this.waiter.interrupt();
     this.controller?.abort(this.stopReason());
   }
@@ -238,21 +291,51 @@ export class LoopRunner implements Runnable {
       if (!waited) await waiter.yield();
       waited = false;
       if (this.stopRequested) break;
+      if (this.gate !== undefined && !this.gate.isOpen) {
+        // A singleton loop waits in standby while another replica leads.
+        this.setState("standby");
+        const opened = new Promise<void>((resolve) => (this.gateOpened = resolve));
+        await waiter.until(opened);
+        this.gateOpened = undefined;
+        if (this.stopRequested) break;
+        if (!this.gate.isOpen) continue;
+        this.setState("running");
+      }
       this.iterations += 1;
       this.beginIteration();
       const startedAt = this.observer === undefined ? 0 : now();
       let failure: { error: unknown } | undefined;
       try {
-        await this.body(this.context);
+        if (this.gate === undefined) await this.body(this.context);
+        else await this.singletonIteration();
       } catch (error) {
         failure = { error };
       }
       this.endIteration();
+      if (this.cancelFaultTimer !== undefined) {
+        this.cancelFaultTimer();
+        this.cancelFaultTimer = undefined;
+      }
+      const lost = this.leadershipLost;
+      this.leadershipLost = false;
+      if (failure !== undefined && this.faultFired) {
+        // The fault fired: the iteration ran on past the point where another replica may lead.
+        this.faultFired = false;
+        this.setState("failed");
+        this.errors += 1;
+        this.lastError = errorMessage(failure.error);
+        this.logger.error(
+          { loop: this.name, error: this.lastError },
+          "singleton iteration outlived its leadership; shutting the app down so the pod restarts",
+        );
+        throw failure.error;
+      }
       this.observer?.iterationEnded(
         (now() - startedAt) / 1_000,
         failure === undefined || (this.stopRequested && this.isAbort(failure.error)),
       );
       const complete = this.completeRequested || this.iterations >= maxIterations;
+      if (lost && (failure === undefined || this.isAbort(failure.error))) continue; // to standby
       if (failure === undefined) {
         failures = 0;
         failingSince = 0;
@@ -314,6 +397,16 @@ export class LoopRunner implements Runnable {
       return;
     }
     this.setState("stopped");
+  }
+
+  /** A singleton iteration, raced against the leadership fault (see leadershipFault). */
+  private async singletonIteration(): Promise<void> {
+    const fault = new Promise<never>((_, reject) => (this.rejectFault = reject));
+    try {
+      await Promise.race([this.body(this.context), fault]);
+    } finally {
+      this.rejectFault = undefined;
+    }
   }
 
   private beginIteration(): void {

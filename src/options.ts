@@ -14,6 +14,7 @@ import {
   type LoopOverrides,
   type ResolvedLoopOverrides,
 } from "./loop-overrides.js";
+import type { LeaderElectionOptions } from "./leader/options.js";
 import { MAX_TIMER_DELAY } from "./time.js";
 
 /**
@@ -61,6 +62,8 @@ export interface LoopOptions {
   retryFor?: number;
   /** Run this many copies of the loop in parallel (1 to 10 000), named `Name#1` … `Name#n`. Default 1. */
   concurrency?: number;
+  /** Iterate only in the replica holding the app's Lease (see `leaderElection`); `standby` elsewhere. Default false. */
+  singleton?: boolean;
 }
 
 /** `@Loop()` options with every default filled in. Off and unlimited are `Infinity`. */
@@ -73,6 +76,7 @@ export interface ResolvedLoopOptions {
   readonly maxIterations: number;
   readonly retryFor: number;
   readonly concurrency: number;
+  readonly singleton: boolean;
 }
 
 /**
@@ -153,6 +157,13 @@ export function checkDuration(
   return checkInteger(value, where, option, { ...rules, max: MAX_TIMER_DELAY });
 }
 
+function checkBoolean(value: unknown, where: string, option: string): boolean {
+  if (typeof value !== "boolean") {
+    throw new TypeError(messages.badOption(where, option, value, "true or false"));
+  }
+  return value;
+}
+
 function checkKnownKeys(input: object, known: readonly string[], where: string): void {
   for (const key of Object.keys(input)) {
     if (!known.includes(key)) throw new TypeError(messages.unknownOption(where, key, known));
@@ -177,6 +188,7 @@ export const loopOptionKeys = [
   "maxIterations",
   "retryFor",
   "concurrency",
+  "singleton",
 ] as const;
 
 /** The most copies `concurrency` may ask for. */
@@ -258,6 +270,7 @@ export function resolveLoopOptions(
       min: 1,
       max: MAX_CONCURRENCY,
     }),
+    singleton: checkBoolean(input.singleton ?? false, where, "singleton"),
   });
 }
 
@@ -342,6 +355,12 @@ export interface BootstrapOptions {
    * peer dependency `prom-client`. Default off: prom-client is never loaded.
    */
   metrics?: boolean | MetricsRegistry;
+  /**
+   * Leader election through a Kubernetes Lease, for `@Loop({ singleton: true })`:
+   * `{ lease: "report-service" }` plus optional namespace, identity, timings
+   * (client-go's defaults) and apiServer.
+   */
+  leaderElection?: LeaderElectionOptions;
 }
 
 /** `bootstrap()` options after defaults, environment and decorators are applied. */
@@ -375,6 +394,7 @@ const bootstrapKeys = [
   "logger",
   "loops",
   "metrics",
+  "leaderElection",
 ];
 
 function envInteger(
@@ -578,6 +598,8 @@ export interface LoopGroupOptions {
   healthChecks?: readonly NamedHealthCheck[];
   /** Readiness is 503 for this long before loops are told to stop. Default 0. */
   drainDelay?: number;
+  /** What `?verbose` shows under `leader`, with leader election. */
+  leader?: () => object | undefined;
   /** Serves `GET /metrics` on the probe port with what it resolves to. Default: no `/metrics`. */
   metrics?: () => Promise<{ readonly contentType: string; readonly body: string }>;
   /** Default silent. */
@@ -600,6 +622,7 @@ export interface ResolvedGroupOptions {
   /** Where to serve probes, or undefined for no probe server. */
   readonly health: { readonly port: number; readonly host: string } | undefined;
   readonly metrics: LoopGroupOptions["metrics"];
+  readonly leader: LoopGroupOptions["leader"];
 }
 
 /** Validates `LoopGroup` options; throws a TypeError naming the option, or a ConfigurationError for a duplicate check name. */
@@ -646,6 +669,7 @@ export function resolveGroupOptions(input: LoopGroupOptions): ResolvedGroupOptio
       ),
     })),
     metrics: input.metrics,
+    leader: input.leader,
     health:
       input.healthPort === undefined
         ? undefined

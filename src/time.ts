@@ -96,13 +96,29 @@ export class Waiter {
     });
   }
 
-  /** Ends the current wait, and makes every later one resolve false at once. */
-  interrupt(): void {
-    this.interrupted = true;
+  /** Ends the current wait (false) without affecting later ones. */
+  endWait(): void {
     if (this.timer !== undefined) globalThis.clearTimeout(this.timer);
     if (this.immediate !== undefined) globalThis.clearImmediate(this.immediate);
     this.cancelLong?.();
     this.settle(false);
+  }
+
+  /** Ends the current wait, and makes every later one resolve false at once. */
+  interrupt(): void {
+    this.interrupted = true;
+    this.endWait();
+  }
+
+  /** Resolves true when `ready` does, or false at once when interrupted or ended. */
+  until(ready: Promise<void>): Promise<boolean> {
+    if (this.interrupted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      void ready.then(() => {
+        if (this.wake === resolve) this.settle(true);
+      });
+    });
   }
 
   /** Ends the current wait with `completed`; called by its timer, or by interrupt(). */

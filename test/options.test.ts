@@ -20,6 +20,7 @@ describe("options", () => {
         maxIterations: Infinity,
         retryFor: Infinity,
         concurrency: 1,
+        singleton: false,
       });
     });
 

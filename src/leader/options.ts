@@ -1,0 +1,160 @@
+/** The `leaderElection` option of bootstrap: its type, defaults (client-go's) and validation. */
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import { ConfigurationError, messages } from "../errors.js";
+import { checkDuration } from "../options.js";
+import { inClusterEndpoint, SERVICE_ACCOUNT_DIR, type ApiEndpoint } from "./lease-client.js";
+
+/**
+ * Leader election through a Kubernetes Lease, for `@Loop({ singleton: true })`.
+ *
+ * @example
+ * await bootstrap(ReportService, { leaderElection: { lease: "report-service" } });
+ */
+export interface LeaderElectionOptions {
+  /** Lease name (required). */
+  lease: string;
+  /** Default: the pod's namespace (service-account file), else "default". */
+  namespace?: string;
+  /** Default: HOSTNAME plus a random suffix, unique per process. */
+  identity?: string;
+  /** ms; default 15 000 (client-go's). */
+  leaseDuration?: number;
+  /** ms; default 10 000. */
+  renewDeadline?: number;
+  /** ms; default 2 000. */
+  retryPeriod?: number;
+  /** Default: in-cluster (KUBERNETES_SERVICE_HOST/PORT, token and CA); `http://127.0.0.1:8001` for kubectl proxy. */
+  apiServer?: string;
+}
+
+/** Every option filled and checked. */
+export interface ResolvedLeaderElection {
+  readonly lease: string;
+  readonly namespace: string;
+  readonly identity: string;
+  readonly leaseDuration: number;
+  readonly renewDeadline: number;
+  readonly retryPeriod: number;
+  readonly endpoint: ApiEndpoint;
+  /** Every API call's own timeout, shorter than renewDeadline. */
+  readonly callTimeout: number;
+}
+
+/** client-go's jitter factor for acquire retries, and the floor of renewDeadline / retryPeriod. */
+export const JITTER_FACTOR = 1.2;
+
+const keys = [
+  "lease",
+  "namespace",
+  "identity",
+  "leaseDuration",
+  "renewDeadline",
+  "retryPeriod",
+  "apiServer",
+];
+
+function podNamespace(): string | undefined {
+  try {
+    return readFileSync(`${SERVICE_ACCOUNT_DIR}/namespace`, "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Validates `leaderElection` by client-go's rules; a ConfigurationError names the option and the fix. */
+export function resolveLeaderElection(
+  input: unknown,
+  env: NodeJS.ProcessEnv,
+): ResolvedLeaderElection {
+  const where = "bootstrap() option leaderElection";
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw new ConfigurationError(
+      messages.badOption("bootstrap()", "leaderElection", input, '{ lease: "name", … }'),
+    );
+  }
+  const given = input as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (!keys.includes(key)) throw new ConfigurationError(messages.unknownOption(where, key, keys));
+  }
+  const name = (option: string, value: unknown, fallback?: string): string => {
+    if (value === undefined && fallback !== undefined) return fallback;
+    // A Lease name, namespace or identity: a DNS subdomain, as Kubernetes checks it.
+    if (typeof value !== "string" || !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(value)) {
+      throw new ConfigurationError(
+        messages.badOption(where, option, value, 'a lowercase DNS name such as "report-service"'),
+      );
+    }
+    return value;
+  };
+  const lease = name("lease", given.lease);
+  const namespace = name("namespace", given.namespace, podNamespace() ?? "default");
+  let identity: string;
+  if (given.identity === undefined) {
+    identity = `${env.HOSTNAME ?? hostname()}_${randomBytes(4).toString("hex")}`;
+  } else if (typeof given.identity === "string" && given.identity.trim() !== "") {
+    identity = given.identity;
+  } else {
+    throw new ConfigurationError(
+      messages.badOption(where, "identity", given.identity, "a non-empty string"),
+    );
+  }
+  const rules = { min: 1, error: ConfigurationError };
+  const leaseDuration = checkDuration(given.leaseDuration ?? 15_000, where, "leaseDuration", rules);
+  const renewDeadline = checkDuration(given.renewDeadline ?? 10_000, where, "renewDeadline", rules);
+  const retryPeriod = checkDuration(given.retryPeriod ?? 2_000, where, "retryPeriod", rules);
+  if (!(leaseDuration > renewDeadline)) {
+    throw new ConfigurationError(
+      messages.leaderTimings(
+        "leaseDuration must be greater than renewDeadline",
+        leaseDuration,
+        renewDeadline,
+        retryPeriod,
+      ),
+    );
+  }
+  if (!(renewDeadline > JITTER_FACTOR * retryPeriod)) {
+    throw new ConfigurationError(
+      messages.leaderTimings(
+        "renewDeadline must be greater than 1.2 × retryPeriod",
+        leaseDuration,
+        renewDeadline,
+        retryPeriod,
+      ),
+    );
+  }
+  let endpoint: ApiEndpoint | undefined;
+  if (given.apiServer !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = typeof given.apiServer === "string" ? new URL(given.apiServer) : undefined;
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
+      throw new ConfigurationError(
+        messages.badOption(
+          where,
+          "apiServer",
+          given.apiServer,
+          "an http(s) URL such as http://127.0.0.1:8001",
+        ),
+      );
+    }
+    endpoint = { url: url.origin, token: () => undefined, ca: undefined };
+  } else {
+    endpoint = inClusterEndpoint(env);
+  }
+  if (endpoint === undefined) throw new ConfigurationError(messages.notInCluster());
+  return {
+    lease,
+    namespace,
+    identity,
+    leaseDuration,
+    renewDeadline,
+    retryPeriod,
+    endpoint,
+    callTimeout: Math.max(1, Math.min(retryPeriod, Math.floor(renewDeadline / 2))),
+  };
+}

@@ -1,0 +1,239 @@
+// A faithful fake of the Kubernetes API server's Lease endpoints, for tests:
+// what the real one enforces (404, 409 AlreadyExists, 409 Conflict on a stale
+// resourceVersion, 422 without one, 400 on a MicroTime without six fractional
+// digits, resourceVersion bumped on every write, Status bodies, no server-side
+// expiry), on one loopback port per client, so a test can partition one
+// replica (drop its requests, answer 503 or 429), slow it down, or inject
+// conflicts. What it does not prove: authentication, RBAC, watch, other kinds,
+// or the real server's latency under load (docs/leader-election.md).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+
+/** How one client's port behaves. */
+export interface PortFaults {
+  /** "drop": take the request and never answer; "503" / "429": answer that status. */
+  mode: "ok" | "drop" | "503" | "429";
+  /** Added before every answer, ms. */
+  latencyMs: number;
+  /** The next this many PUTs answer 409 Conflict whatever their resourceVersion. */
+  conflicts: number;
+}
+
+interface StoredLease {
+  metadata: { name: string; namespace: string; resourceVersion: string; uid: string };
+  spec: Record<string, unknown>;
+}
+
+/** One write the fake accepted, for assertions. */
+export interface Write {
+  readonly client: string;
+  readonly method: "POST" | "PUT";
+  readonly spec: Record<string, unknown>;
+  readonly at: number;
+}
+
+const MICRO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
+
+function status(code: number, reason: string, message: string): Record<string, unknown> {
+  return {
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Failure",
+    message,
+    reason,
+    code,
+  };
+}
+
+export class FakeKubeApi {
+  readonly writes: Write[] = [];
+  private readonly leases = new Map<string, StoredLease>();
+  private readonly servers = new Map<string, Server>();
+  private readonly faults = new Map<string, PortFaults>();
+  private readonly sockets = new Set<Socket>();
+  private revision = 100;
+
+  /** Opens a port for `client` and returns its URL (the replica's `apiServer`). */
+  async addClient(client: string): Promise<string> {
+    const server = createServer((req, res) => void this.handle(client, req, res));
+    server.on("connection", (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.on("close", () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    this.servers.set(client, server);
+    this.faults.set(client, { mode: "ok", latencyMs: 0, conflicts: 0 });
+    const address = server.address();
+    return `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  }
+
+  /** Changes how `client`'s port behaves. */
+  setFaults(client: string, faults: Partial<PortFaults>): void {
+    const current = this.faults.get(client);
+    if (current) Object.assign(current, faults);
+  }
+
+  /** The stored Lease's spec and resourceVersion, or undefined. */
+  lease(namespace: string, name: string): StoredLease | undefined {
+    return this.leases.get(`${namespace}/${name}`);
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await Promise.all(
+      [...this.servers.values()].map(
+        (s) => new Promise<void>((resolve) => s.close(() => resolve())),
+      ),
+    );
+  }
+
+  private async handle(client: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const faults = this.faults.get(client) ?? { mode: "ok", latencyMs: 0, conflicts: 0 };
+    if (faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.latencyMs));
+    if (faults.mode === "drop") return; // a partition: the request goes nowhere
+    if (faults.mode === "503" || faults.mode === "429") {
+      const code = Number(faults.mode);
+      return this.send(
+        res,
+        code,
+        status(code, code === 429 ? "TooManyRequests" : "ServiceUnavailable", "injected"),
+      );
+    }
+    const match =
+      /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/?]+))?$/.exec(
+        new URL(req.url ?? "/", "http://x").pathname,
+      );
+    if (!match)
+      return this.send(
+        res,
+        404,
+        status(404, "NotFound", "the server could not find the requested resource"),
+      );
+    const namespace = decodeURIComponent(match[1] ?? "");
+    const name = match[2] === undefined ? undefined : decodeURIComponent(match[2]);
+    let body: {
+      metadata?: { name?: string; resourceVersion?: string };
+      spec?: Record<string, unknown>;
+    } = {};
+    if (chunks.length > 0) {
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as typeof body;
+      } catch {
+        return this.send(res, 400, status(400, "BadRequest", "invalid JSON"));
+      }
+    }
+    const key = (n: string): string => `${namespace}/${n}`;
+    if (req.method === "GET" && name !== undefined) {
+      const lease = this.leases.get(key(name));
+      if (!lease)
+        return this.send(
+          res,
+          404,
+          status(404, "NotFound", `leases.coordination.k8s.io "${name}" not found`),
+        );
+      return this.send(res, 200, this.render(lease));
+    }
+    if (req.method === "POST" && name === undefined) {
+      const leaseName = body.metadata?.name ?? "";
+      const invalid = this.invalidSpec(body.spec);
+      if (invalid) return this.send(res, 400, status(400, "BadRequest", invalid));
+      if (this.leases.has(key(leaseName))) {
+        return this.send(
+          res,
+          409,
+          status(409, "AlreadyExists", `leases.coordination.k8s.io "${leaseName}" already exists`),
+        );
+      }
+      const lease: StoredLease = {
+        metadata: {
+          name: leaseName,
+          namespace,
+          resourceVersion: this.bump(),
+          uid: `uid-${leaseName}`,
+        },
+        spec: body.spec ?? {},
+      };
+      this.leases.set(key(leaseName), lease);
+      this.writes.push({ client, method: "POST", spec: lease.spec, at: Date.now() });
+      return this.send(res, 201, this.render(lease));
+    }
+    if (req.method === "PUT" && name !== undefined) {
+      const lease = this.leases.get(key(name));
+      if (!lease)
+        return this.send(
+          res,
+          404,
+          status(404, "NotFound", `leases.coordination.k8s.io "${name}" not found`),
+        );
+      const version = body.metadata?.resourceVersion;
+      if (!version) {
+        return this.send(
+          res,
+          422,
+          status(
+            422,
+            "Invalid",
+            "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update",
+          ),
+        );
+      }
+      const invalid = this.invalidSpec(body.spec);
+      if (invalid) return this.send(res, 400, status(400, "BadRequest", invalid));
+      if (faults.conflicts > 0 || version !== lease.metadata.resourceVersion) {
+        faults.conflicts = Math.max(0, faults.conflicts - 1);
+        return this.send(
+          res,
+          409,
+          status(
+            409,
+            "Conflict",
+            `Operation cannot be fulfilled on leases.coordination.k8s.io "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+          ),
+        );
+      }
+      lease.spec = body.spec ?? {};
+      lease.metadata.resourceVersion = this.bump();
+      this.writes.push({ client, method: "PUT", spec: lease.spec, at: Date.now() });
+      return this.send(res, 200, this.render(lease));
+    }
+    return this.send(res, 405, status(405, "MethodNotAllowed", "method not allowed"));
+  }
+
+  /** What the API server's validation would refuse in a spec (a MicroTime without six digits). */
+  private invalidSpec(spec: Record<string, unknown> | undefined): string | undefined {
+    for (const field of ["acquireTime", "renewTime"]) {
+      const value = spec?.[field];
+      if (value !== undefined && (typeof value !== "string" || !MICRO_TIME.test(value))) {
+        return `Lease in version "v1" cannot be handled as a Lease: parsing time ${JSON.stringify(value)} as "2006-01-02T15:04:05.000000Z07:00": cannot parse`;
+      }
+    }
+    return undefined;
+  }
+
+  private bump(): string {
+    this.revision += 1;
+    return String(this.revision);
+  }
+
+  private render(lease: StoredLease): Record<string, unknown> {
+    return {
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
+      metadata: { ...lease.metadata },
+      spec: { ...lease.spec },
+    };
+  }
+
+  private send(res: ServerResponse, code: number, body: unknown): void {
+    if (res.destroyed) return;
+    const text = JSON.stringify(body);
+    res.writeHead(code, {
+      "Content-Type": "application/json",
+      "Content-Length": Buffer.byteLength(text),
+    });
+    res.end(text);
+  }
+}

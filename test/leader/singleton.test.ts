@@ -1,0 +1,155 @@
+import { expect } from "chai";
+import {
+  bootstrap,
+  ConfigurationError,
+  Loop,
+  LoopGroup,
+  type LoopContext,
+} from "../../src/index.js";
+import { LeaderGate } from "../../src/leader/gate.js";
+import { resolveLeaderElection } from "../../src/leader/options.js";
+import { LoopRunner } from "../../src/loop-runner.js";
+import { resolveLoopOptions } from "../../src/options.js";
+import { useFakeClock } from "../helpers/clock.js";
+import { forever } from "../helpers/deferred.js";
+import { recordingLogger } from "../helpers/logger.js";
+
+describe("singleton loops", () => {
+  const clock = useFakeClock();
+
+  function singleton(
+    gate: LeaderGate,
+    body: (ctx: LoopContext) => unknown,
+    log = recordingLogger(),
+  ) {
+    return new LoopRunner(
+      resolveLoopOptions({ singleton: true, interval: 1_000 }, "Report.run", "Report.run"),
+      body,
+      { gate, logger: log },
+    );
+  }
+
+  it("waits in standby (ready, started), iterates once the gate opens, and goes back to standby when it closes", async () => {
+    const gate = new LeaderGate();
+    const calls: number[] = [];
+    const runner = singleton(gate, () => void calls.push(Date.now()));
+    const group = new LoopGroup([runner]);
+    await group.start();
+    expect(runner.state).to.equal("standby");
+    expect(group.ready).to.equal(true);
+    expect(group.started).to.equal(true);
+    await clock().tickAsync(5_000);
+    expect(calls).to.deep.equal([]);
+    gate.openGate();
+    await clock().tickAsync(2_500);
+    expect(calls).to.deep.equal([5_000, 6_000, 7_000]);
+    gate.closeGate(undefined);
+    await clock().tickAsync(0);
+    expect(runner.state).to.equal("standby");
+    await clock().tickAsync(5_000);
+    expect(calls).to.have.length(3);
+    const result = await group.shutdown();
+    expect(result.clean).to.equal(true);
+  });
+
+  it("losing leadership aborts the running iteration's signal at once; an abort-honouring iteration ends cleanly", async () => {
+    const gate = new LeaderGate();
+    let signal: AbortSignal | undefined;
+    const runner = singleton(gate, async (ctx) => {
+      signal = ctx.signal;
+      await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+      throw ctx.signal.reason as Error;
+    });
+    const group = new LoopGroup([runner]);
+    await group.start();
+    gate.openGate();
+    await clock().tickAsync(0);
+    expect(signal?.aborted).to.equal(false);
+    gate.closeGate(Date.now() + 15_000);
+    expect(signal?.aborted).to.equal(true);
+    expect((signal?.reason as DOMException).name).to.equal("AbortError");
+    await clock().tickAsync(20_000);
+    expect(runner.state).to.equal("standby");
+    expect(runner.stats().errors).to.equal(0);
+    expect((await group.shutdown()).clean).to.equal(true);
+  });
+
+  it("an iteration still running leaseDuration after the last renew is a fault: failed, logged, exit 1", async () => {
+    const gate = new LeaderGate();
+    const log = recordingLogger();
+    const runner = singleton(gate, () => forever(), log); // ignores its abort
+    const group = new LoopGroup([runner], { shutdownTimeout: 1_000 });
+    await group.start();
+    gate.openGate();
+    await clock().tickAsync(100);
+    gate.closeGate(Date.now() + 15_000);
+    await clock().tickAsync(14_999);
+    expect(runner.state).to.not.equal("failed");
+    await clock().tickAsync(1);
+    const result = await group.done;
+    expect(result).to.deep.include({ clean: false, reason: "error", failed: ["Report.run"] });
+    expect(log.messages("error")).to.include(
+      "singleton iteration outlived its leadership; shutting the app down so the pod restarts",
+    );
+  });
+
+  it("a singleton loop without leaderElection is a ConfigurationError naming it", async () => {
+    class Report {
+      @Loop({ singleton: true })
+      run(): void {}
+    }
+    let error: unknown;
+    await bootstrap(Report, {
+      signals: false,
+      exit: false,
+      logger: false,
+      healthPort: false,
+    }).catch((e: unknown) => (error = e));
+    expect(error).to.be.instanceOf(ConfigurationError);
+    expect((error as Error).message)
+      .to.include("Report.run is a singleton loop")
+      .and.include("leaderElection");
+  });
+
+  it("validates leaderElection by client-go's rules and refuses to elect outside a cluster", () => {
+    const api = { apiServer: "http://127.0.0.1:8001" };
+    const cases: [unknown, RegExp][] = [
+      [{ ...api }, /option "lease" must be a lowercase DNS name/],
+      [{ ...api, lease: "Report" }, /"lease"/],
+      [
+        { ...api, lease: "r", leaseDuration: 10_000 },
+        /leaseDuration must be greater than renewDeadline/,
+      ],
+      [
+        { ...api, lease: "r", retryPeriod: 9_000 },
+        /renewDeadline must be greater than 1.2 × retryPeriod/,
+      ],
+      [{ ...api, lease: "r", retryPeriod: 0 }, /"retryPeriod" must be an integer from 1/],
+      [{ ...api, lease: "r", apiServer: "ftp://x" }, /"apiServer" must be an http\(s\) URL/],
+      [{ ...api, lease: "r", leases: 1 }, /unknown option "leases"/],
+      [{ lease: "r" }, /not in a Kubernetes pod/],
+    ];
+    for (const [input, message] of cases) {
+      expect(() => resolveLeaderElection(input, {}), String(message))
+        .to.throw(ConfigurationError)
+        .with.property("message")
+        .that.matches(message);
+    }
+    const resolved = resolveLeaderElection({ lease: "report", ...api }, { HOSTNAME: "pod-abc" });
+    expect(resolved).to.deep.include({
+      lease: "report",
+      namespace: "default",
+      leaseDuration: 15_000,
+      renewDeadline: 10_000,
+      retryPeriod: 2_000,
+      callTimeout: 2_000,
+    });
+    expect(resolved.identity).to.match(/^pod-abc_[0-9a-f]{8}$/);
+    expect(
+      resolveLeaderElection(
+        { lease: "report" },
+        { KUBERNETES_SERVICE_HOST: "10.0.0.1", KUBERNETES_SERVICE_PORT: "443" },
+      ).endpoint.url,
+    ).to.equal("https://10.0.0.1:443");
+  });
+});
