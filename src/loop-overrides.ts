@@ -102,7 +102,14 @@ export function overriddenOptions(
   const backoff = isPlainObject(override.backoff)
     ? { ...declared.backoff, ...override.backoff }
     : (override.backoff ?? declared.backoff);
-  const merged = { ...declared, ...override, backoff } as LoopOptions;
+  // A schedule and an interval exclude each other: an override of one replaces the other.
+  const base: Record<string, unknown> = { ...declared };
+  if ("schedule" in override) delete base.interval;
+  if ("interval" in override) {
+    delete base.schedule;
+    delete base.timeZone;
+  }
+  const merged = { ...base, ...override, backoff } as LoopOptions;
   try {
     return resolveLoopOptions(merged, name, `${overrides.source}["${name}"]`);
   } catch (error) {

@@ -8,6 +8,7 @@ import type { GateListener, LeaderGate } from "./leader/gate.js";
 import type { LoopHealth, LoopState } from "./loop-health.js";
 import { errorMessage, silentLogger, type Logger } from "./logger.js";
 import type { ResolvedLoopOptions } from "./options.js";
+import { compileSchedule, type Schedule } from "./schedule.js";
 import { now, sleep, startTimer, Waiter } from "./time.js";
 
 export type { LoopState } from "./loop-health.js";
@@ -65,11 +66,15 @@ export interface LoopStats {
   readonly iterations: number;
   readonly errors: number;
   readonly lastError?: string;
+  /** A scheduled loop's next scheduled time (ISO 8601), while it is known. */
+  readonly nextRun?: string;
 }
 
 /** Told of every iteration's end: the metrics binding, when metrics are on. */
 export interface IterationObserver {
   iterationEnded(seconds: number, ok: boolean): void;
+  /** Scheduled times skipped because the previous iteration still ran. */
+  skipped?(count: number): void;
 }
 
 /** What a LoopRunner needs besides its options. */
@@ -109,6 +114,10 @@ export class LoopRunner implements Runnable {
   private readonly random: () => number;
   private readonly observer: IterationObserver | undefined;
   private readonly gate: LeaderGate | undefined;
+  /** For a scheduled loop: when it runs next (cron via schedule.ts). */
+  private readonly schedule: Schedule | undefined;
+  /** Epoch ms of the scheduled time the loop waits for, once computed. */
+  private nextRunAt: number | undefined;
   /** Resolves the standby wait when the gate opens. */
   private gateOpened: (() => void) | undefined;
   /** The current iteration lost leadership: its signal is aborted and no new one starts. */
@@ -136,6 +145,12 @@ export class LoopRunner implements Runnable {
     this.random = dependencies.random ?? Math.random;
     this.observer = dependencies.observer;
     this.gate = options.singleton ? dependencies.gate : undefined;
+    if (options.schedule !== undefined) {
+      const compiled = compileSchedule(options.schedule, options.timeZone);
+      if ("field" in compiled)
+        throw new TypeError(`${this.name}: ${compiled.field} must be ${compiled.why}`);
+      this.schedule = compiled;
+    }
     this.gate?.subscribe(this.gateListener());
     this.context = new LoopRunner.Context(this);
   }
@@ -235,12 +250,14 @@ export class LoopRunner implements Runnable {
 
   /** Counters for `?verbose`. */
   stats(): LoopStats {
-    return {
+    const stats: LoopStats = {
       state: this.state,
       iterations: this.iterations,
       errors: this.errors,
       lastError: this.lastError,
     };
+    if (this.nextRunAt === undefined) return stats;
+    return { ...stats, nextRun: new Date(this.nextRunAt).toISOString() };
   }
 
   /** Reports this loop's state changes to a group's health from now on. */
@@ -285,6 +302,9 @@ export class LoopRunner implements Runnable {
     let failingSince = 0;
     // True after a wait on a timer: that already let the event loop turn, no extra yield needed.
     let waited = true;
+    /** A scheduled loop retrying a failed iteration within its slot: no wait for the next time. */
+    let retryingSlot = false;
+    let slot = 0;
     this.setState("running");
     while (!this.stopRequested) {
       // Between iterations, never before the first: start() finds iteration 1 already called.
@@ -294,6 +314,7 @@ export class LoopRunner implements Runnable {
       if (this.gate !== undefined && !this.gate.isOpen) {
         // A singleton loop waits in standby while another replica leads.
         this.setState("standby");
+        this.nextRunAt = undefined; // a new leader waits for the next time: no catch-up
         const opened = new Promise<void>((resolve) => (this.gateOpened = resolve));
         await waiter.until(opened);
         this.gateOpened = undefined;
@@ -301,6 +322,20 @@ export class LoopRunner implements Runnable {
         if (!this.gate.isOpen) continue;
         this.setState("running");
       }
+      if (this.schedule !== undefined && !retryingSlot) {
+        this.nextRunAt ??= this.schedule.next(Date.now());
+        if (this.nextRunAt === undefined) {
+          this.logger.info({ loop: this.name }, "schedule has no time left; the loop completes");
+          break;
+        }
+        const reached = await waiter.sleep(Math.max(0, this.nextRunAt - Date.now()));
+        waited = true;
+        if (this.stopRequested) break;
+        if (!reached) continue; // woken: leadership lost; look at the gate again
+        slot = this.nextRunAt;
+        this.nextRunAt = undefined;
+      }
+      retryingSlot = false;
       this.iterations += 1;
       this.beginIteration();
       const startedAt = this.observer === undefined ? 0 : now();
@@ -334,13 +369,16 @@ export class LoopRunner implements Runnable {
         (now() - startedAt) / 1_000,
         failure === undefined || (this.stopRequested && this.isAbort(failure.error)),
       );
+      if (this.schedule !== undefined) this.reportSkipped(this.schedule, slot);
       const complete = this.completeRequested || this.iterations >= maxIterations;
       if (lost && (failure === undefined || this.isAbort(failure.error))) continue; // to standby
       if (failure === undefined) {
         failures = 0;
         failingSince = 0;
         if (complete) break;
-        if (interval > 0) waited = await waiter.sleep(interval);
+        if (this.schedule !== undefined)
+          waited = true; // the top of the loop waits for the next time
+        else if (interval > 0) waited = await waiter.sleep(interval);
         continue;
       }
       if (this.stopRequested && this.isAbort(failure.error)) {
@@ -357,9 +395,21 @@ export class LoopRunner implements Runnable {
         if (failures === 0) failingSince = now();
         failures += 1;
         const left = retryFor - (now() - failingSince);
+        // A scheduled loop retries within its slot, never past the next scheduled time.
+        const untilNextRun = this.untilNextRun();
+        const drawn = nextDelay(failures, backoff, this.random);
+        if (left > 0 && drawn >= untilNextRun) {
+          this.logger.warn(
+            { loop: this.name, iteration: this.iterations, error: this.lastError },
+            "loop iteration failed; the next try is the next scheduled time",
+          );
+          this.setState("running");
+          waited = true;
+          continue;
+        }
         if (left > 0) {
           // Never sleeps past the retryFor deadline: the loop gives up right at it.
-          const delay = Math.min(nextDelay(failures, backoff, this.random), left);
+          const delay = Math.min(drawn, left);
           this.logger.warn(
             {
               loop: this.name,
@@ -375,6 +425,7 @@ export class LoopRunner implements Runnable {
           if (this.stopRequested) continue;
           if (now() - failingSince < retryFor) {
             this.setState("running");
+            retryingSlot = this.schedule !== undefined;
             continue;
           }
         }
@@ -397,6 +448,33 @@ export class LoopRunner implements Runnable {
       return;
     }
     this.setState("stopped");
+  }
+
+  /** Ms until a scheduled loop's next time after now (Infinity for an interval loop). */
+  private untilNextRun(): number {
+    if (this.schedule === undefined) return Infinity;
+    const at = Date.now();
+    return (this.schedule.next(at) ?? Infinity) - at;
+  }
+
+  /** Logs (and counts) the scheduled times that passed while the iteration of `slot` ran. */
+  private reportSkipped(schedule: Schedule, slot: number): void {
+    const at = Date.now();
+    const skipped: number[] = [];
+    for (let t = schedule.next(slot); t !== undefined && t <= at; t = schedule.next(t)) {
+      skipped.push(t);
+      if (skipped.length >= 1_000) break;
+    }
+    if (skipped.length === 0) return;
+    this.logger.warn(
+      {
+        loop: this.name,
+        skipped: skipped.slice(0, 5).map((t) => new Date(t).toISOString()),
+        count: skipped.length,
+      },
+      "scheduled time skipped: the previous iteration was still running",
+    );
+    this.observer?.skipped?.(skipped.length);
   }
 
   /** A singleton iteration, raced against the leadership fault (see leadershipFault). */

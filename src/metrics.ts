@@ -64,7 +64,13 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
   let source: () => GroupDetails = () => ({ loops: {}, checks: {} });
   // The iteration path only adds to plain numbers (and observes the histogram);
   // prom-client hashes label sets on every call, so counts reach it at scrape time.
-  const tallies: { loop: string; succeeded: number; failed: number; lastSuccess: number }[] = [];
+  const tallies: {
+    loop: string;
+    succeeded: number;
+    failed: number;
+    lastSuccess: number;
+    skipped: number;
+  }[] = [];
 
   new client.Counter({
     name: "loopgroup_loop_iterations_total",
@@ -122,6 +128,30 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
     },
   });
 
+  new client.Gauge({
+    name: "loopgroup_loop_next_run_timestamp_seconds",
+    help: "A scheduled loop's next scheduled time, in seconds since the epoch.",
+    labelNames: ["loop"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [loop, stats] of Object.entries(source().loops)) {
+        const next = "nextRun" in stats ? stats.nextRun : undefined;
+        if (next !== undefined) this.set({ loop }, Date.parse(next) / 1_000);
+      }
+    },
+  });
+  new client.Counter({
+    name: "loopgroup_loop_skipped_runs_total",
+    help: "Scheduled times a loop skipped because its previous iteration still ran.",
+    labelNames: ["loop"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const t of tallies) if (t.skipped > 0) this.inc({ loop: t.loop }, t.skipped);
+    },
+  });
+
   let leader: InstanceType<PromClient["Gauge"]> | undefined;
   let transitions: InstanceType<PromClient["Counter"]> | undefined;
 
@@ -129,7 +159,7 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
     registry,
     observer(loop) {
       // Both results exist from the start (at 0), so rate() and error ratios work before the first error.
-      const tally = { loop, succeeded: 0, failed: 0, lastSuccess: 0 };
+      const tally = { loop, succeeded: 0, failed: 0, lastSuccess: 0, skipped: 0 };
       tallies.push(tally);
       const histogram = duration.labels(loop);
       return {
@@ -139,6 +169,9 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
             tally.succeeded += 1;
             tally.lastSuccess = Date.now();
           } else tally.failed += 1;
+        },
+        skipped(count) {
+          tally.skipped += count;
         },
       };
     },

@@ -15,6 +15,7 @@ import {
   type ResolvedLoopOverrides,
 } from "./loop-overrides.js";
 import type { LeaderElectionOptions } from "./leader/options.js";
+import { compileSchedule } from "./schedule.js";
 import { MAX_TIMER_DELAY } from "./time.js";
 
 /**
@@ -64,6 +65,13 @@ export interface LoopOptions {
   concurrency?: number;
   /** Iterate only in the replica holding the app's Lease (see `leaderElection`); `standby` elsewhere. Default false. */
   singleton?: boolean;
+  /**
+   * A cron expression (five or six fields): each iteration starts at the next
+   * scheduled time instead of after `interval` (the two exclude each other).
+   */
+  schedule?: string;
+  /** IANA time zone for `schedule` (`"Europe/Berlin"`); default the process's. */
+  timeZone?: string;
 }
 
 /** `@Loop()` options with every default filled in. Off and unlimited are `Infinity`. */
@@ -77,6 +85,9 @@ export interface ResolvedLoopOptions {
   readonly retryFor: number;
   readonly concurrency: number;
   readonly singleton: boolean;
+  /** The cron expression, or undefined for an interval loop. */
+  readonly schedule: string | undefined;
+  readonly timeZone: string | undefined;
 }
 
 /**
@@ -157,6 +168,54 @@ export function checkDuration(
   return checkInteger(value, where, option, { ...rules, max: MAX_TIMER_DELAY });
 }
 
+/** Validates `schedule` and `timeZone` (loading the cron library only when a schedule is given). */
+function checkSchedule(
+  input: LoopOptions,
+  where: string,
+): { schedule: string | undefined; timeZone: string | undefined } {
+  const { schedule, timeZone } = input;
+  if (schedule === undefined) {
+    if (timeZone !== undefined) {
+      throw new TypeError(
+        messages.badOption(where, "timeZone", timeZone, "unset: it applies with schedule only"),
+      );
+    }
+    return { schedule: undefined, timeZone: undefined };
+  }
+  if (input.interval !== undefined) {
+    throw new TypeError(
+      messages.badOption(
+        where,
+        "interval",
+        input.interval,
+        "unset: schedule and interval exclude each other",
+      ),
+    );
+  }
+  if (typeof schedule !== "string") {
+    throw new TypeError(
+      messages.badOption(where, "schedule", schedule, 'a cron expression such as "0 3 * * *"'),
+    );
+  }
+  if (timeZone !== undefined && typeof timeZone !== "string") {
+    throw new TypeError(
+      messages.badOption(where, "timeZone", timeZone, 'an IANA time zone such as "Europe/Berlin"'),
+    );
+  }
+  const compiled = compileSchedule(schedule, timeZone);
+  if ("field" in compiled) {
+    throw new TypeError(
+      messages.badOption(
+        where,
+        compiled.field,
+        compiled.field === "schedule" ? schedule : timeZone,
+        compiled.why,
+      ),
+    );
+  }
+  return { schedule, timeZone };
+}
+
 function checkBoolean(value: unknown, where: string, option: string): boolean {
   if (typeof value !== "boolean") {
     throw new TypeError(messages.badOption(where, option, value, "true or false"));
@@ -189,6 +248,8 @@ export const loopOptionKeys = [
   "retryFor",
   "concurrency",
   "singleton",
+  "schedule",
+  "timeZone",
 ] as const;
 
 /** The most copies `concurrency` may ask for. */
@@ -271,6 +332,7 @@ export function resolveLoopOptions(
       max: MAX_CONCURRENCY,
     }),
     singleton: checkBoolean(input.singleton ?? false, where, "singleton"),
+    ...checkSchedule(input, where),
   });
 }
 

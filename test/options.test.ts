@@ -21,6 +21,8 @@ describe("options", () => {
         retryFor: Infinity,
         concurrency: 1,
         singleton: false,
+        schedule: undefined,
+        timeZone: undefined,
       });
     });
 
