@@ -3,7 +3,16 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["build/**", "dist/**", "coverage/**", "eslint.config.js", "scripts/**"] },
+  {
+    ignores: [
+      "build/**",
+      "dist/**",
+      "coverage/**",
+      "eslint.config.js",
+      "scripts/**",
+      "src/probes/thread-source.generated.ts",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -93,6 +93,7 @@ const throughput = await rounds({
   lightship: () => probeRun("lightship", {}, "/ready"),
   terminus: () => probeRun("terminus"),
   "loopgroup, metrics on": () => probeRun("loopgroup", { METRICS: "1" }),
+  "loopgroup, thread mode": () => probeRun("loopgroup", { THREAD: "1" }),
 });
 
 // 2. Probes while 100 loops iterate as fast as they can.
@@ -199,6 +200,7 @@ async function firstOk(port: number, since: number): Promise<number> {
 const starts = await rounds({
   "node:http": () => startRun("bare-http"),
   loopgroup: () => startRun("loopgroup"),
+  "loopgroup, thread mode": () => startRun("loopgroup", { THREAD: "1" }),
 });
 
 // 6. Scale: 10 000 loops on a 1 000 ms interval, beside the memory floor of 10 000 hand-written loops.
@@ -332,6 +334,10 @@ const ratios = {
         1e6 / figures.loopOverhead.frameworkPerSecond) *
         100,
     ) / 100,
+  threadModeVsBare: ratio(
+    medianOf(throughput["loopgroup, thread mode"] ?? [], "rps"),
+    medianOf(bare, "rps"),
+  ),
   metricsOnVsOffProbes: ratio(medianOf(throughput["loopgroup, metrics on"] ?? [], "rps"), lgRps),
   coldStartVsBare: ratio(figures.coldStart.loopgroupMs, figures.coldStart.bareMs),
   idleRssOverBareMb:
@@ -368,6 +374,12 @@ const targets = [
     ratios.loopOverheadVsHandWritten,
     ">= 0.85",
     ratios.loopOverheadVsHandWritten >= 0.85,
+  ],
+  [
+    "probe throughput, thread mode vs node:http",
+    ratios.threadModeVsBare,
+    ">= 0.90",
+    ratios.threadModeVsBare >= 0.9,
   ],
   [
     "metrics cost per iteration (µs)",
@@ -448,6 +460,7 @@ lines.push(
 );
 lines.push(
   `| idle RSS node:http / loopgroup (MB) | ${figures.coldStart.bareRssMb} / ${figures.coldStart.loopgroupRssMb} |`,
+  `| thread mode: cold start (ms) / idle RSS (MB) | ${Math.round(startOf("loopgroup, thread mode", "coldMs"))} / ${mb(startOf("loopgroup, thread mode", "rss"))} |`,
 );
 lines.push(
   `| import node:http / import loopgroup (ms) | ${Math.round(figures.coldStart.bareImportMs * 10) / 10} / ${Math.round(figures.coldStart.importMs * 10) / 10} |`,

@@ -242,6 +242,8 @@ function build(
     drainDelay: resolved.drainDelay,
     healthPort: resolved.healthPort === false ? undefined : resolved.healthPort,
     healthHost: resolved.healthHost,
+    healthThread: resolved.healthThread,
+    eventLoopStallTimeout: resolved.eventLoopStallTimeout,
     onStart: hooks((d) => d.startHooks),
     // The singleton loops have stopped when hooks run: release the Lease first, then the user's hooks.
     onShutdown: [

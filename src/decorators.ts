@@ -17,6 +17,7 @@ import {
   type StandardMetadata,
 } from "./metadata.js";
 import {
+  checkDuration,
   checkHost,
   checkPort,
   resolveHealthCheckOptions,
@@ -228,6 +229,20 @@ export function HealthPort(port: number, options: HealthPortOptions = {}): Class
     const where = `@HealthPort() on class ${className}`;
     const checked = checkPort(port, where, "port");
     const host = options?.host === undefined ? undefined : checkHost(options.host, where, "host");
+    for (const key of Object.keys(options ?? {})) {
+      if (!["host", "thread", "eventLoopStallTimeout"].includes(key)) {
+        throw new TypeError(
+          messages.unknownOption(where, key, ["host", "thread", "eventLoopStallTimeout"]),
+        );
+      }
+    }
+    if (options?.thread !== undefined && typeof options.thread !== "boolean") {
+      throw new TypeError(messages.badOption(where, "thread", options.thread, "true or false"));
+    }
+    const eventLoopStallTimeout =
+      options?.eventLoopStallTimeout === undefined
+        ? undefined
+        : checkDuration(options.eventLoopStallTimeout, where, "eventLoopStallTimeout", { min: 1 });
     let home: DeclarationHome = target as AnyClass;
     if (context !== undefined) {
       if (typeof context.metadata !== "object" || context.metadata === null) {
@@ -235,7 +250,13 @@ export function HealthPort(port: number, options: HealthPortOptions = {}): Class
       }
       home = context.metadata;
     }
-    if (!recordHealthPort(home, { port: checked, host })) {
+    const declaration = {
+      port: checked,
+      host,
+      ...(options?.thread === undefined ? {} : { thread: options.thread }),
+      ...(eventLoopStallTimeout === undefined ? {} : { eventLoopStallTimeout }),
+    };
+    if (!recordHealthPort(home, declaration)) {
       throw new TypeError(messages.classAlreadyDecorated("HealthPort", className));
     }
   };

@@ -97,6 +97,8 @@ export const messages = {
     `bootstrap() option leaderElection: this process is not in a Kubernetes pod (no KUBERNETES_SERVICE_HOST/PORT), so it cannot reach the API server and will not claim leadership. Run it in a cluster, or set leaderElection.apiServer (for example "http://127.0.0.1:8001" with kubectl proxy).`,
   singletonWithoutElection: (loops: readonly string[]) =>
     `bootstrap(): ${loops.join(", ")} ${loops.length === 1 ? "is a singleton loop" : "are singleton loops"} (@Loop({ singleton: true })), but no leaderElection is configured. Pass leaderElection: { lease: "<name>" } to bootstrap(), or drop singleton.`,
+  probeThreadFailed: (cause: string) =>
+    `The probe thread could not start: ${cause}. Probes in a worker thread need Node.js worker_threads; turn thread mode off (healthThread: false) to serve probes from the main thread.`,
   secondApp: () =>
     `bootstrap(): another app in this process already owns it (it was bootstrapped with exit: true and has not finished). One app per process: pass every service to one bootstrap([A, B]), or give the second one exit: false.`,
   startupFailed: (name: string, cause: string) =>

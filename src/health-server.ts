@@ -29,8 +29,8 @@ export interface HealthServerOptions {
   livenessCheck?: ProbeCheck;
   /** `/health/startup`; default always true. */
   startupCheck?: ProbeCheck;
-  /** Extra fields merged into `?verbose` answers. */
-  details?: () => object;
+  /** Extra fields merged into `?verbose` answers (sync, or a promise the answer waits for). */
+  details?: () => object | Promise<object>;
   /** Serves `GET /metrics` with what it resolves to (Prometheus text); no `/metrics` without it. */
   metrics?: () => Promise<{ readonly contentType: string; readonly body: string }>;
 }
@@ -125,7 +125,7 @@ export class HealthServer {
   private readonly host: string;
   private readonly port: number;
   private readonly routes: ReadonlyMap<string, ProbeCheck>;
-  private readonly details: (() => object) | undefined;
+  private readonly details: (() => object | Promise<object>) | undefined;
   private readonly metrics: HealthServerOptions["metrics"];
   private server: Server | undefined;
   private bound: HealthServerAddress | null = null;
@@ -318,12 +318,20 @@ export class HealthServer {
 
   private answer(response: ServerResponse, ok: boolean, verbose: boolean, head: boolean): void {
     if (!verbose) return this.send(response, ok ? HEALTHY : UNHEALTHY, head);
-    let extra: object = {};
+    let extra: object | Promise<object> = {};
     try {
       extra = this.details?.() ?? {};
     } catch {
       // Detail is best effort; the verdict still answers.
     }
+    if (!(extra instanceof Promise)) return this.verbose(response, ok, extra, head);
+    (extra as Promise<object>).then(
+      (found: object) => this.verbose(response, ok, found, head),
+      () => this.verbose(response, ok, {}, head),
+    );
+  }
+
+  private verbose(response: ServerResponse, ok: boolean, extra: object, head: boolean): void {
     const status = ok ? "healthy" : "unhealthy";
     // The verdict's status always wins over a "status" key in the details.
     const body = Buffer.from(JSON.stringify(Object.assign({ status }, extra, { status })));

@@ -9,8 +9,14 @@ import { HealthServer, SERVER_LIMITS, type HealthServerAddress } from "./health-
 import { LoopHealth } from "./loop-health.js";
 import { LoopRunner, type LoopState, type LoopStats, type Runnable } from "./loop-runner.js";
 import { errorMessage, type Logger } from "./logger.js";
-import { resolveGroupOptions, type LoopGroupOptions } from "./options.js";
-import { deadline, now, sleep, type Deadline } from "./time.js";
+import {
+  resolveGroupOptions,
+  type LoopGroupOptions,
+  type ResolvedGroupOptions,
+} from "./options.js";
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
+import { createProbeState, PHASE, ProbeStateWriter } from "./probes/shared-state.js";
+import { deadline, now, sleep, startTimer, type Deadline } from "./time.js";
 
 /**
  * How a shutdown ended.
@@ -42,6 +48,15 @@ export interface GroupDetails {
   readonly checks: Record<string, boolean | null>;
   /** With leader election: `{ lease, identity, isLeader }`. */
   readonly leader?: object;
+  /** Event-loop delay since the last read, with probes on (`monitorEventLoopDelay`). */
+  readonly eventLoop?: { readonly delayMaxMs: number; readonly delayP99Ms: number };
+}
+
+/** What LoopGroup needs of a probe server, on the main thread or in a worker thread. */
+interface ProbeServer {
+  readonly address: HealthServerAddress | null;
+  start(): Promise<void>;
+  stop(grace: number): Promise<void>;
 }
 
 type Phase = "created" | "starting" | "running" | "stopping" | "stopped";
@@ -65,7 +80,15 @@ export class LoopGroup {
   private readonly foreign: readonly Runnable[];
   private readonly health = new LoopHealth();
   private readonly checks: readonly CachedHealthCheck[];
-  private readonly server: HealthServer | undefined;
+  /** The probe server: on the main thread, or in a worker thread (created at start). */
+  private server: ProbeServer | undefined;
+  /** Thread mode: the shared memory the probe thread answers from, and what keeps it fresh. */
+  private probeState: ProbeStateWriter | undefined;
+  private stopMirroring: (() => void) | undefined;
+  /** Event-loop delay for `?verbose`, while probes are served. */
+  private eventLoopDelay: IntervalHistogram | undefined;
+  private readonly probes: ResolvedGroupOptions["health"];
+  private readonly metrics: ResolvedGroupOptions["metrics"];
   private readonly logger: Logger;
   private readonly shutdownTimeout: number;
   private readonly drainDelay: number;
@@ -110,7 +133,9 @@ export class LoopGroup {
       if (loop instanceof LoopRunner) loop.attach(this.health);
       else this.health.add("idle");
     }
-    if (resolved.health !== undefined) {
+    this.probes = resolved.health;
+    this.metrics = resolved.metrics;
+    if (resolved.health !== undefined && !resolved.health.thread) {
       this.server = new HealthServer({
         ...resolved.health,
         livenessCheck: () => this.live,
@@ -170,8 +195,19 @@ export class LoopGroup {
     }
     const checks: Record<string, boolean | null> = {};
     for (const check of this.checks) checks[check.name] = check.last ?? null;
+    const details: { -readonly [K in keyof GroupDetails]: GroupDetails[K] } = { loops, checks };
     const leader = this.leader?.();
-    return leader === undefined ? { loops, checks } : { loops, checks, leader };
+    if (leader !== undefined) details.leader = leader;
+    const delay = this.eventLoopDelay;
+    if (delay !== undefined && delay.count > 0) {
+      // Max and p99 since the last ?verbose read, then a fresh window: never read on a probe.
+      details.eventLoop = {
+        delayMaxMs: Math.round(delay.max / 1e4) / 100,
+        delayP99Ms: Math.round(delay.percentile(99) / 1e4) / 100,
+      };
+      delay.reset();
+    }
+    return details;
   }
 
   /**
@@ -206,6 +242,79 @@ export class LoopGroup {
     return this.checks.length === 0 ? this.loopsReady() : this.readiness();
   }
 
+  private setPhase(phase: Phase): void {
+    this.phase = phase;
+    this.probeState?.phase(PHASE[phase], this.startupComplete);
+  }
+
+  /**
+   * Thread mode: the probe thread answers from shared memory, which this
+   * thread keeps current: every lifecycle change is written as it happens,
+   * and a heartbeat (with the health checks' and hand-written Runnables'
+   * results) every `heartbeatEvery` ms tells the thread this event loop turns.
+   */
+  private async startProbeThread(
+    probes: NonNullable<ResolvedGroupOptions["health"]>,
+  ): Promise<void> {
+    const { ProbeThread } = await import("./probes/probe-thread.js");
+    const writer = new ProbeStateWriter(createProbeState());
+    this.probeState = writer;
+    const publish = (): void => {
+      const stallAt = this.health.earliestStall();
+      writer.loops(
+        this.health.size,
+        this.health.working,
+        stallAt === undefined ? undefined : performance.timeOrigin + stallAt,
+      );
+    };
+    this.health.onChange = publish;
+    publish();
+    writer.phase(PHASE[this.phase], this.startupComplete);
+    const heartbeatEvery = Math.max(
+      10,
+      Math.min(500, Math.floor(probes.eventLoopStallTimeout / 4)),
+    );
+    let stopped = false;
+    let cancel: () => void = () => undefined;
+    const beat = (): void => {
+      if (stopped) return;
+      writer.heartbeat();
+      writer.foreign(this.foreignWorking(), this.foreignReports("stalled"));
+      if (this.checks.length > 0 && this.phase === "running") {
+        void Promise.all(this.checks.map((c) => c.evaluate())).then((results) =>
+          writer.checks(results.every(Boolean)),
+        );
+      }
+      cancel = startTimer(beat, heartbeatEvery);
+    };
+    beat();
+    this.stopMirroring = () => {
+      stopped = true;
+      cancel();
+    };
+    const thread = new ProbeThread({
+      host: probes.host,
+      port: probes.port,
+      state: writer.buffer,
+      eventLoopStallTimeout: probes.eventLoopStallTimeout,
+      heartbeatEvery,
+      details: () => this.details(),
+      metrics: this.metrics,
+      logger: this.logger,
+      onFatal: () => {
+        this.failedLoops.add("probe thread");
+        void this.shutdown("error");
+      },
+    });
+    this.server = thread;
+    try {
+      await thread.start();
+    } catch (error) {
+      this.stopMirroring();
+      throw error;
+    }
+  }
+
   private loopsReady(): boolean {
     return (
       this.phase === "running" &&
@@ -236,7 +345,7 @@ export class LoopGroup {
 
   private async launch(): Promise<void> {
     if (this.shuttingDown) return;
-    this.phase = "starting";
+    this.setPhase("starting");
     const failure = await this.runStartup();
     this.startupEnded(failure === undefined);
     if (failure !== undefined) {
@@ -247,8 +356,8 @@ export class LoopGroup {
     }
     if (this.shuttingDown) return;
     for (const loop of this.loops) this.launchLoop(loop);
-    this.phase = "running";
     this.startupComplete = true;
+    this.setPhase("running");
     this.logger.info(
       { loops: this.loops.map((l) => l.name), probes: formatAddress(this.address) },
       `started ${this.loops.length} loop(s)`,
@@ -259,7 +368,12 @@ export class LoopGroup {
   /** The probe server, then the `onStart` hooks in order; the error that stopped them, if any. */
   private async runStartup(): Promise<StartupError | undefined> {
     try {
+      if (this.probes?.thread) await this.startProbeThread(this.probes);
       await this.server?.start();
+      if (this.probes !== undefined) {
+        this.eventLoopDelay = monitorEventLoopDelay({ resolution: 20 });
+        this.eventLoopDelay.enable();
+      }
       for (const hook of this.onStart) {
         if (this.shuttingDown) return undefined;
         this.startHookRunning = hook.name;
@@ -318,7 +432,7 @@ export class LoopGroup {
    */
   private async stop(reason: string): Promise<ShutdownResult> {
     const wasStarted = this.phase !== "created";
-    this.phase = "stopping";
+    this.setPhase("stopping");
     this.begin(reason);
     for (const check of this.checks) check.cancel(); // a probe waiting on one answers 503 now
     this.logger.info({ reason, shutdownTimeoutMs: this.shutdownTimeout }, "shutdown begun");
@@ -337,7 +451,9 @@ export class LoopGroup {
       outcome.unclean = true;
       this.logger.error({ error: errorMessage(error) }, "shutdown step failed");
     }
-    this.phase = "stopped";
+    this.setPhase("stopped");
+    this.stopMirroring?.();
+    this.eventLoopDelay?.disable();
     // Last, so liveness answers to the end; busy probe sockets get what is left of the budget.
     await this.server?.stop(Math.min(SERVER_LIMITS.stopGrace, budget.remaining()));
     loopsBudget.cancel();

@@ -42,6 +42,32 @@ export class LoopHealth {
     if (from === to) return;
     this.counts.set(from, this.count(from) - 1);
     this.counts.set(to, this.count(to) + 1);
+    this.onChange?.();
+  }
+
+  /** Told after every change, when something mirrors this state (the probe thread). */
+  onChange: (() => void) | undefined;
+
+  /** Loops counted. */
+  get size(): number {
+    return this.total;
+  }
+
+  /** Loops running, in standby, or completed on their own. */
+  get working(): number {
+    return this.count("running") + this.count("stopped") + this.count("standby");
+  }
+
+  /** The earliest time (on `now()`'s clock) at which an in-flight iteration counts as stalled, if any. */
+  earliestStall(): number | undefined {
+    let earliest: number | undefined;
+    for (const [timeout, bucket] of this.inFlight) {
+      for (const since of bucket.values()) {
+        if (earliest === undefined || since + timeout < earliest) earliest = since + timeout;
+        break; // the oldest entry is first
+      }
+    }
+    return earliest;
   }
 
   /** How many loops are in `state` (never counts "stalled": that is derived). */
@@ -55,7 +81,7 @@ export class LoopHealth {
    * its work by `maxIterations` or `ctx.stop()` is not a fault).
    */
   get allWorking(): boolean {
-    return this.count("running") + this.count("stopped") + this.count("standby") === this.total;
+    return this.working === this.total;
   }
 
   /** Records that `subject` started an iteration or sent a heartbeat at `at`. */
@@ -69,12 +95,14 @@ export class LoopHealth {
     bucket.delete(subject);
     bucket.set(subject, at);
     this.reported.delete(subject);
+    this.onChange?.();
   }
 
   /** Records that the iteration of `subject` ended. */
   settle(subject: StallSubject, stallTimeout: number): void {
     this.inFlight.get(stallTimeout)?.delete(subject);
     this.reported.delete(subject);
+    this.onChange?.();
   }
 
   /** True when some in-flight iteration has gone `stallTimeout` without progress. */

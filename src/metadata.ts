@@ -96,6 +96,8 @@ export interface CheckDeclaration extends MemberDeclaration {
 export interface HealthPortDeclaration {
   readonly port: number;
   readonly host: string | undefined;
+  readonly thread?: boolean | undefined;
+  readonly eventLoopStallTimeout?: number | undefined;
 }
 
 const memberKeys = [LOOPS, START_HOOKS, SHUTDOWN_HOOKS, CHECKS];

@@ -109,6 +109,10 @@ export interface HealthCheckOptions {
 export interface HealthPortOptions {
   /** Interface to bind; default `0.0.0.0`. */
   host?: string;
+  /** Serve probes from a worker thread, answering while the main thread is busy. Default false. */
+  thread?: boolean;
+  /** Thread mode: live and ready turn 503 once the main thread's event loop has not turned this long. Default 15_000. */
+  eventLoopStallTimeout?: number;
 }
 
 /** Defaults of every option, in one place. */
@@ -125,6 +129,7 @@ export const DEFAULTS = {
   healthHost: "0.0.0.0",
   shutdownTimeout: 25_000,
   drainDelay: 0,
+  eventLoopStallTimeout: 15_000,
   signals: ["SIGTERM", "SIGINT"] as readonly NodeJS.Signals[],
 } as const;
 
@@ -417,6 +422,10 @@ export interface BootstrapOptions {
    * peer dependency `prom-client`. Default off: prom-client is never loaded.
    */
   metrics?: boolean | MetricsRegistry;
+  /** Serve probes from a worker thread; default `@HealthPort`'s `thread`, else false. */
+  healthThread?: boolean;
+  /** Thread mode: ms the main thread's event loop may not turn before live and ready are 503; default 15_000. */
+  eventLoopStallTimeout?: number;
   /**
    * Leader election through a Kubernetes Lease, for `@Loop({ singleton: true })`:
    * `{ lease: "report-service" }` plus optional namespace, identity, timings
@@ -436,12 +445,16 @@ export interface ResolvedBootstrapOptions {
   readonly logger: Logger | false | undefined;
   readonly loops: ResolvedLoopOverrides;
   readonly metrics: false | true | MetricsRegistry;
+  readonly healthThread: boolean;
+  readonly eventLoopStallTimeout: number;
 }
 
 /** What one service declared with `@HealthPort`. */
 export interface DeclaredHealthPort {
   readonly port: number;
   readonly host: string | undefined;
+  readonly thread?: boolean | undefined;
+  readonly eventLoopStallTimeout?: number | undefined;
   /** The class that declared it, for error messages. */
   readonly owner: string;
 }
@@ -457,6 +470,8 @@ const bootstrapKeys = [
   "loops",
   "metrics",
   "leaderElection",
+  "healthThread",
+  "eventLoopStallTimeout",
 ];
 
 function envInteger(
@@ -605,7 +620,26 @@ export function resolveBootstrapOptions(
     logger: logger === undefined || logger === false ? logger : guardLogger(logger),
     loops: readLoopOverrides(input.loops, env),
     metrics: checkMetrics(input.metrics, where),
+    healthThread:
+      input.healthThread !== undefined
+        ? checkFlag(input.healthThread, where, "healthThread")
+        : declared.some((d) => d.thread === true),
+    eventLoopStallTimeout: checkDuration(
+      input.eventLoopStallTimeout ??
+        declared.find((d) => d.eventLoopStallTimeout !== undefined)?.eventLoopStallTimeout ??
+        DEFAULTS.eventLoopStallTimeout,
+      where,
+      "eventLoopStallTimeout",
+      { min: 1, error: ConfigurationError },
+    ),
   };
+}
+
+function checkFlag(value: unknown, where: string, option: string): boolean {
+  if (typeof value !== "boolean") {
+    throw new ConfigurationError(messages.badOption(where, option, value, "true or false"));
+  }
+  return value;
 }
 
 /** True for what a prom-client Registry has that loopgroup uses. */
@@ -652,6 +686,10 @@ export interface LoopGroupOptions {
   healthPort?: number;
   /** Default `0.0.0.0`. */
   healthHost?: string;
+  /** Serve probes from a worker thread, answering while the main thread is busy. Default false. */
+  healthThread?: boolean;
+  /** Thread mode: live and ready turn 503 once the main thread's event loop has not turned this long. Default 15_000. */
+  eventLoopStallTimeout?: number;
   /** Awaited in order before any loop starts; a throw aborts startup. */
   onStart?: readonly Hook[];
   /** Awaited in order after the loops stopped, within the deadline. */
@@ -682,7 +720,15 @@ export interface ResolvedGroupOptions {
     readonly cacheTtl: number;
   }[];
   /** Where to serve probes, or undefined for no probe server. */
-  readonly health: { readonly port: number; readonly host: string } | undefined;
+  readonly health:
+    | {
+        readonly port: number;
+        readonly host: string;
+        /** Serve them from a worker thread. */
+        readonly thread: boolean;
+        readonly eventLoopStallTimeout: number;
+      }
+    | undefined;
   readonly metrics: LoopGroupOptions["metrics"];
   readonly leader: LoopGroupOptions["leader"];
 }
@@ -738,6 +784,13 @@ export function resolveGroupOptions(input: LoopGroupOptions): ResolvedGroupOptio
         : {
             port: checkPort(input.healthPort, where, "healthPort"),
             host: checkHost(input.healthHost ?? DEFAULTS.healthHost, where, "healthHost"),
+            thread: input.healthThread === true,
+            eventLoopStallTimeout: checkDuration(
+              input.eventLoopStallTimeout ?? DEFAULTS.eventLoopStallTimeout,
+              where,
+              "eventLoopStallTimeout",
+              { min: 1 },
+            ),
           },
   };
 }

@@ -166,7 +166,12 @@ describe("options", () => {
         healthPort: 0,
         healthChecks: [{ name: "db", check, timeout: 50 }],
       });
-      expect(resolved.health).to.deep.equal({ port: 0, host: "0.0.0.0" });
+      expect(resolved.health).to.deep.equal({
+        port: 0,
+        host: "0.0.0.0",
+        thread: false,
+        eventLoopStallTimeout: 15_000,
+      });
       expect(resolved.healthChecks).to.deep.equal([
         { name: "db", check, timeout: 50, cacheTtl: 1_000 },
       ]);

@@ -1,5 +1,6 @@
 // loopgroup with LOOPS loops (default 1) on INTERVAL ms (default 60 000); BUSY=1 makes them empty hot loops.
-// COPIES=n instead runs one loop with concurrency n. METRICS=1 turns metrics on (/metrics).
+// COPIES=n instead runs one loop with concurrency n. METRICS=1 turns metrics on (/metrics);
+// THREAD=1 serves probes from a worker thread.
 import { envNumber, reportReady, settledHeap } from "./report.js";
 
 const importStart = performance.now();
@@ -37,6 +38,7 @@ const app = await bootstrap(Subject, {
   healthPort: 0,
   logger: false,
   metrics: process.env.METRICS === "1",
+  healthThread: process.env.THREAD === "1",
 });
 const setupMs = performance.now() - setupStart;
 // Garbage from setup is not the framework's steady cost: settledHeap() collects it before RSS is read.

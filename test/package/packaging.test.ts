@@ -129,12 +129,20 @@ describe("packaging: the published tarball works for a consumer in every compile
     await readFile(join(installed, "docs/decorators.md"), "utf8");
   });
 
-  async function runAndProbe(script: string, byeLine: string): Promise<void> {
+  async function runAndProbe(script: string, byeLine: string, threaded = false): Promise<void> {
     const worker = new Worker(script);
     try {
       const port = await worker.port();
       expect((await probe(port, "/health/ready")).status).to.equal(200);
-      expect((await probe(port, "/health/ready?verbose")).json).to.have.property("loops");
+      const verbose = (await probe(port, "/health/ready?verbose")).json as {
+        loops: object;
+        eventLoop?: { stalled?: boolean };
+      };
+      expect(verbose).to.have.property("loops");
+      // Only the probe thread reports whether it sees the main thread stalled.
+      expect(verbose.eventLoop?.stalled, "answered by the probe thread").to.equal(
+        threaded ? false : undefined,
+      );
       worker.kill("SIGTERM");
       expect((await worker.exited).code).to.equal(0);
       expect(worker.stdout).to.include(byeLine);
@@ -185,6 +193,34 @@ describe("packaging: the published tarball works for a consumer in every compile
       { cwd: dir },
     );
     await runAndProbe(join(dir, "out/service.js"), "consumer says bye");
+  });
+
+  it("thread mode keeps working when the user bundles their application with esbuild", async () => {
+    const dir = join(consumer, "bundled");
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      join(dir, "service.ts"),
+      service.replace("@HealthPort(8080)", "@HealthPort(8080, { thread: true })"),
+    );
+    await writeFile(join(dir, "package.json"), JSON.stringify({ type: "module" }));
+    await run("ln", ["-s", "../node_modules", join(dir, "node_modules")]);
+    // loopgroup itself goes into the bundle; only its runtime dependencies stay packages.
+    await run(
+      join(root, "node_modules/.bin/esbuild"),
+      [
+        "service.ts",
+        "--bundle",
+        "--format=esm",
+        "--platform=node",
+        "--target=node20",
+        "--external:reflect-metadata",
+        "--external:croner",
+        "--external:prom-client",
+        "--outfile=out/app.js",
+      ],
+      { cwd: dir },
+    );
+    await runAndProbe(join(dir, "out/app.js"), "consumer says bye", true);
   });
 
   it("metrics: true without the optional prom-client installed exits 1 and says how to install it", async () => {
