@@ -30,9 +30,20 @@ export class OrderStreamWorker {
   @Loop({ backoff: { initial: 100, max: 5_000 }, retryFor: 5 * 60_000 })
   async consume(ctx: LoopContext): Promise<void> {
     const consumer = `${this.consumerPrefix}-${ctx.worker}`;
+    await this.handleAll(() => this.stream.read(consumer, ctx.signal));
+  }
+
+  /** Claims messages that a consumer which died (kill -9, OOM) left pending, and handles them. */
+  @Loop({ interval: 30_000 })
+  async reclaim(): Promise<void> {
+    await this.handleAll(() => this.stream.reclaim(`${this.consumerPrefix}-reclaimer`));
+  }
+
+  /** Takes a batch, then handles and acknowledges each message in turn (XACK only after handling). */
+  private async handleAll(take: () => Promise<StreamMessage[]>): Promise<void> {
     let messages: StreamMessage[];
     try {
-      messages = await this.stream.read(consumer, ctx.signal);
+      messages = await take();
     } catch (error) {
       // The group is gone (Redis restarted empty, or someone deleted the key):
       // recreate it instead of backing off forever with NOGROUP.
@@ -41,23 +52,6 @@ export class OrderStreamWorker {
       return;
     }
     for (const message of messages) {
-      await this.handle(message);
-      await this.stream.ack(message.id);
-    }
-  }
-
-  /** Claims messages that a consumer which died (kill -9, OOM) left pending, and handles them. */
-  @Loop({ interval: 30_000 })
-  async reclaim(): Promise<void> {
-    let claimed: StreamMessage[];
-    try {
-      claimed = await this.stream.reclaim(`${this.consumerPrefix}-reclaimer`);
-    } catch (error) {
-      if (!isNoGroup(error)) throw error;
-      await this.stream.ensureGroup();
-      return;
-    }
-    for (const message of claimed) {
       await this.handle(message);
       await this.stream.ack(message.id);
     }

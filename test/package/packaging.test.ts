@@ -129,6 +129,22 @@ describe("packaging: the published tarball works for a consumer in every compile
     await readFile(join(installed, "docs/decorators.md"), "utf8");
   });
 
+  /** esbuild, as tsx runs code (file by file) or, with `--bundle`, as a user bundles an app. */
+  async function esbuild(dir: string, outfile: string, extra: string[] = []): Promise<void> {
+    await run(
+      join(root, "node_modules/.bin/esbuild"),
+      [
+        "service.ts",
+        "--format=esm",
+        "--platform=node",
+        "--target=node20",
+        `--outfile=${outfile}`,
+        ...extra,
+      ],
+      { cwd: dir },
+    );
+  }
+
   async function runAndProbe(script: string, byeLine: string, threaded = false): Promise<void> {
     const worker = new Worker(script);
     try {
@@ -181,17 +197,7 @@ describe("packaging: the published tarball works for a consumer in every compile
     await writeFile(join(dir, "service.ts"), service);
     await writeFile(join(dir, "package.json"), JSON.stringify({ type: "module" }));
     await run("ln", ["-s", "../node_modules", join(dir, "node_modules")]);
-    await run(
-      join(root, "node_modules/.bin/esbuild"),
-      [
-        "service.ts",
-        "--format=esm",
-        "--platform=node",
-        "--target=node20",
-        "--outfile=out/service.js",
-      ],
-      { cwd: dir },
-    );
+    await esbuild(dir, "out/service.js");
     await runAndProbe(join(dir, "out/service.js"), "consumer says bye");
   });
 
@@ -205,21 +211,12 @@ describe("packaging: the published tarball works for a consumer in every compile
     await writeFile(join(dir, "package.json"), JSON.stringify({ type: "module" }));
     await run("ln", ["-s", "../node_modules", join(dir, "node_modules")]);
     // loopgroup itself goes into the bundle; only its runtime dependencies stay packages.
-    await run(
-      join(root, "node_modules/.bin/esbuild"),
-      [
-        "service.ts",
-        "--bundle",
-        "--format=esm",
-        "--platform=node",
-        "--target=node20",
-        "--external:reflect-metadata",
-        "--external:croner",
-        "--external:prom-client",
-        "--outfile=out/app.js",
-      ],
-      { cwd: dir },
-    );
+    await esbuild(dir, "out/app.js", [
+      "--bundle",
+      "--external:reflect-metadata",
+      "--external:croner",
+      "--external:prom-client",
+    ]);
     await runAndProbe(join(dir, "out/app.js"), "consumer says bye", true);
   });
 
@@ -235,17 +232,7 @@ describe("packaging: the published tarball works for a consumer in every compile
     );
     await writeFile(join(dir, "package.json"), JSON.stringify({ type: "module" }));
     await run("ln", ["-s", "../node_modules", join(dir, "node_modules")]);
-    await run(
-      join(root, "node_modules/.bin/esbuild"),
-      [
-        "service.ts",
-        "--format=esm",
-        "--platform=node",
-        "--target=node20",
-        "--outfile=out/service.js",
-      ],
-      { cwd: dir },
-    );
+    await esbuild(dir, "out/service.js");
     const worker = new Worker(join(dir, "out/service.js"));
     try {
       const exit = await worker.exited;
