@@ -1,6 +1,7 @@
 // npm run bench [-- --quick]: every figure measured side by side in one run; see docs/benchmarks.md.
 import autocannon from "autocannon";
 import type { EventEmitter } from "node:events";
+import { request as httpRequest } from "node:http";
 import { writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -145,6 +146,49 @@ const scrapes = await rounds({
   "10 000 loops": () => scrapeRun(10_000),
 });
 
+// 3c. Probes while an iteration blocks the main thread for 2 s: thread mode against main mode.
+// A probe that gets no answer within 1 s (the kubelet's default timeoutSeconds) counts as 1 000 ms.
+async function blockedRun(
+  thread: boolean,
+): Promise<{ p99: number; max: number; timeouts: number }> {
+  const subject = new Subject("blocking", { THREAD: thread ? "1" : "0", BLOCK_MS: "2000" });
+  try {
+    const { port } = await subject.ready;
+    const started = subject.next<number>("blockStart");
+    subject.child.kill("SIGUSR2");
+    const blockStart = await started;
+    const latencies: Promise<number>[] = [];
+    while (Date.now() < blockStart + 1_900) {
+      latencies.push(
+        new Promise((resolve) => {
+          const at = performance.now();
+          const done = (): void => resolve(Math.min(1_000, performance.now() - at));
+          const req = httpRequest(
+            { host: "127.0.0.1", port, path: "/health/live", agent: false, timeout: 1_000 },
+            (res) => res.resume().on("end", done),
+          );
+          req.on("timeout", () => (req.destroy(), resolve(1_000)));
+          req.on("error", () => resolve(1_000));
+          req.end();
+        }),
+      );
+      await sleep(50);
+    }
+    const all = await Promise.all(latencies);
+    return {
+      p99: percentile(all, 99),
+      max: Math.round(Math.max(...all) * 10) / 10,
+      timeouts: all.filter((ms) => ms >= 1_000).length,
+    };
+  } finally {
+    await subject.stop();
+  }
+}
+const blocked = await rounds({
+  "thread mode": () => blockedRun(true),
+  "main-thread mode": () => blockedRun(false),
+});
+
 // 4. Shutdown latency: SIGTERM to exit.
 async function shutdownRun(file: string, env: Record<string, string> = {}): Promise<number> {
   const subject = new Subject(file, env);
@@ -273,6 +317,16 @@ const figures = {
     handWrittenPerSecond: median(overhead.handWritten),
     withMetricsPerSecond: median(overhead.withMetrics),
   },
+  blockedProbes: Object.fromEntries(
+    Object.entries(blocked).map(([mode, samples]) => [
+      mode,
+      {
+        p99Ms: median(samples.map((s) => s.p99)),
+        maxMs: median(samples.map((s) => s.max)),
+        timeouts: median(samples.map((s) => s.timeouts)),
+      },
+    ]),
+  ),
   metrics: {
     scrape10Ms: median((scrapes["10 loops"] ?? []).map((s) => s.ms)),
     scrape10Bytes: median((scrapes["10 loops"] ?? []).map((s) => s.bytes)),
@@ -469,6 +523,11 @@ lines.push(
   `| ready p99 with 1 / 10 000 loops (ms) | ${figures.scale.oneLoopP99Ms} / ${figures.scale.tenThousandP99Ms} |`,
 );
 lines.push(`| bootstrap of 10 000 loops (ms) | ${Math.round(figures.scale.tenThousandSetupMs)} |`);
+for (const [mode, f] of Object.entries(figures.blockedProbes)) {
+  lines.push(
+    `| probes during a 2 s block, ${mode}: p99 / max (ms), timeouts | ${f.p99Ms} / ${f.maxMs}, ${f.timeouts} |`,
+  );
+}
 lines.push(
   `| /metrics scrape, 10 loops: ms / bytes | ${Math.round(figures.metrics.scrape10Ms * 10) / 10} / ${figures.metrics.scrape10Bytes} |`,
   `| /metrics scrape, 10 000 loops: ms / bytes | ${Math.round(figures.metrics.scrape10kMs)} / ${figures.metrics.scrape10kBytes} |`,

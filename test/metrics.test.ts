@@ -180,6 +180,25 @@ describe("metrics", () => {
     }
   });
 
+  it("a scheduled loop adds its next run time and its skipped runs", async () => {
+    class Nightly {
+      @Loop({ schedule: "0 3 * * *" })
+      run(): void {}
+    }
+    const app = await bootstrap(Nightly, {
+      ...quiet,
+      healthPort: 0,
+      healthHost: "127.0.0.1",
+      metrics: new client.Registry(),
+    });
+    apps.push(app);
+    const { body } = await scrape(app);
+    const next = sample(body, 'loopgroup_loop_next_run_timestamp_seconds{loop="Nightly.run"}');
+    expect(next).to.be.greaterThan(Date.now() / 1_000);
+    expect(next).to.be.at.most(Date.now() / 1_000 + 24 * 3_600);
+    expect(body).to.include("# TYPE loopgroup_loop_skipped_runs_total counter");
+  });
+
   it("has a seam for leadership: loopgroup_leader and loopgroup_leader_transitions_total per lease", async () => {
     const registry = new client.Registry();
     const metrics = createLoopMetrics(client, registry);

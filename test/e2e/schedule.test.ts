@@ -111,6 +111,9 @@ describe("end to end: cron schedules with real time", function () {
       const outside = missed.filter((s) => s < Math.floor(killedAt / 1_000) || s > windowEnd);
       expect(outside, "seconds missed outside the failover window").to.deep.equal([]);
       expect(missed.length).to.be.at.most(4);
+      console.log(
+        `      fleet: ${lastSecond - firstSecond + 1} scheduled seconds, ${counts.size} ran once, ${missed.length} missed in the failover window, 0 twice`,
+      );
     } finally {
       await api.close();
       await rm(dir, { recursive: true, force: true });

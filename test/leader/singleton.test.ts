@@ -93,6 +93,30 @@ describe("singleton loops", () => {
     );
   });
 
+  it("an app without a singleton loop does no election work: no elector, no timer, no socket, even with leaderElection set", async () => {
+    class Plain {
+      @Loop({ interval: 60_000 })
+      tick(): void {}
+    }
+    const log = recordingLogger();
+    const app = await bootstrap(Plain, {
+      signals: false,
+      exit: false,
+      logger: log,
+      healthPort: false,
+      leaderElection: { lease: "unused", apiServer: "http://127.0.0.1:1" },
+    });
+    expect(app.group.details()).to.not.have.property("leader");
+    expect(log.messages("warn")).to.include(
+      "leaderElection is set but no loop is singleton: no election runs",
+    );
+    await clock().tickAsync(60_000); // an elector would have tried (and logged) by now
+    expect(log.lines.filter((l) => "lease" in l.fields)).to.deep.equal([]);
+    const stopping = app.shutdown();
+    await clock().tickAsync(0);
+    expect((await stopping).clean).to.equal(true);
+  });
+
   it("a singleton loop without leaderElection is a ConfigurationError naming it", async () => {
     class Report {
       @Loop({ singleton: true })
