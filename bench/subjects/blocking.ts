@@ -30,6 +30,8 @@ Loop({ interval: 20 })(
   descriptor as TypedPropertyDescriptor<() => void>,
 );
 
+// Before reporting ready: stdout to a pipe is synchronous on Linux, so the runner may signal at once.
+process.on("SIGUSR2", () => (pending = true));
 const setupStart = performance.now();
 const app = await bootstrap(Blocking, {
   healthHost: "127.0.0.1",
@@ -44,4 +46,3 @@ reportReady({
   startupMs: performance.now(),
   setupMs: performance.now() - setupStart,
 });
-process.on("SIGUSR2", () => (pending = true));

@@ -31,6 +31,8 @@ for (let i = 0; i < count; i += 1) {
   );
 }
 
+// Before reporting ready: stdout to a pipe is synchronous on Linux, so the runner may signal at once.
+process.on("SIGUSR2", () => process.stdout.write(`${JSON.stringify({ iterations })}\n`));
 const heapBefore = settledHeap();
 const setupStart = performance.now();
 const app = await bootstrap(Subject, {
@@ -50,4 +52,3 @@ reportReady({
   setupMs,
   loopHeapBytes,
 });
-process.on("SIGUSR2", () => process.stdout.write(`${JSON.stringify({ iterations })}\n`));
