@@ -85,6 +85,8 @@ export class LoopGroup {
   /** Thread mode: the shared memory the probe thread answers from, and what keeps it fresh. */
   private probeState: ProbeStateWriter | undefined;
   private stopMirroring: (() => void) | undefined;
+  /** Thread mode: asks the health checks now and writes their results for the thread. */
+  private refreshProbeChecks: (() => void) | undefined;
   /** Event-loop delay for `?verbose`, while probes are served. */
   private eventLoopDelay: IntervalHistogram | undefined;
   private readonly probes: ResolvedGroupOptions["health"];
@@ -245,6 +247,7 @@ export class LoopGroup {
   private setPhase(phase: Phase): void {
     this.phase = phase;
     this.probeState?.phase(PHASE[phase], this.startupComplete);
+    if (phase === "running") this.refreshProbeChecks?.();
   }
 
   /**
@@ -276,15 +279,19 @@ export class LoopGroup {
     );
     let stopped = false;
     let cancel: () => void = () => undefined;
+    // Not ready before every health check has answered once, as a main-thread probe would ask them.
+    writer.checks(this.checks.length === 0);
+    this.refreshProbeChecks = () => {
+      if (this.checks.length === 0 || this.phase !== "running") return;
+      void Promise.all(this.checks.map((c) => c.evaluate())).then((results) =>
+        writer.checks(results.every(Boolean)),
+      );
+    };
     const beat = (): void => {
       if (stopped) return;
       writer.heartbeat();
       writer.foreign(this.foreignWorking(), this.foreignReports("stalled"));
-      if (this.checks.length > 0 && this.phase === "running") {
-        void Promise.all(this.checks.map((c) => c.evaluate())).then((results) =>
-          writer.checks(results.every(Boolean)),
-        );
-      }
+      this.refreshProbeChecks?.();
       cancel = startTimer(beat, heartbeatEvery);
     };
     beat();

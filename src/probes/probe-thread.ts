@@ -99,6 +99,9 @@ export class ProbeThread {
           this.bound = { host: message.host, port: message.port };
           resolve();
         } else if (message.type === "listen-failed") {
+          // A thread that cannot serve is of no use: end it, so it holds nothing open.
+          this.worker = undefined;
+          void worker.terminate();
           reject(new ListenError(message.message, message.code, host, port));
         } else if (message.type === "ask") {
           void this.answer(worker, message.id, message.what);
