@@ -462,7 +462,12 @@ export class LoopGroup {
     this.stopMirroring?.();
     this.eventLoopDelay?.disable();
     // Last, so liveness answers to the end; busy probe sockets get what is left of the budget.
-    await this.server?.stop(Math.min(SERVER_LIMITS.stopGrace, budget.remaining()));
+    try {
+      await this.server?.stop(Math.min(SERVER_LIMITS.stopGrace, budget.remaining()));
+    } catch (error) {
+      outcome.unclean = true;
+      this.logger.error({ error: errorMessage(error) }, "probe server did not close cleanly");
+    }
     loopsBudget.cancel();
     budget.cancel();
     const timedOut = outcome.timedOut;

@@ -314,7 +314,9 @@ export class LoopRunner implements Runnable {
       if (this.gate !== undefined && !this.gate.isOpen) {
         // A singleton loop waits in standby while another replica leads.
         this.setState("standby");
-        this.nextRunAt = undefined; // a new leader waits for the next time: no catch-up
+        // A new leader waits for the next time: no catch-up, and no retry of the last slot.
+        this.nextRunAt = undefined;
+        retryingSlot = false;
         const opened = new Promise<void>((resolve) => (this.gateOpened = resolve));
         await waiter.until(opened);
         this.gateOpened = undefined;

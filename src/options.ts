@@ -784,7 +784,7 @@ export function resolveGroupOptions(input: LoopGroupOptions): ResolvedGroupOptio
         : {
             port: checkPort(input.healthPort, where, "healthPort"),
             host: checkHost(input.healthHost ?? DEFAULTS.healthHost, where, "healthHost"),
-            thread: input.healthThread === true,
+            thread: checkBoolean(input.healthThread ?? false, where, "healthThread"),
             eventLoopStallTimeout: checkDuration(
               input.eventLoopStallTimeout ?? DEFAULTS.eventLoopStallTimeout,
               where,

@@ -657,6 +657,29 @@ describe("edges (fake clock)", () => {
     });
   });
 
+  describe("a probe server whose stop() fails", () => {
+    it("cannot leave done unsettled: the result is not clean and the failure is logged", async () => {
+      const log = recordingLogger();
+      const group = new LoopGroup([loop("w", () => undefined, { interval: 60_000 })], {
+        logger: log,
+      });
+      await group.start();
+      // Internal: stand in a server whose close throws (a thread that would not terminate, say).
+      (group as unknown as { server: object }).server = {
+        address: null,
+        start: () => Promise.resolve(),
+        stop: () => Promise.reject(new Error("terminate failed")),
+      };
+      const result = await group.shutdown();
+      expect(result.clean).to.equal(false);
+      expect(
+        log.lines.find((l) => l.message === "probe server did not close cleanly")?.fields,
+      ).to.deep.equal({
+        error: "Error: terminate failed",
+      });
+    });
+  });
+
   describe("suspected from reading", () => {
     it('shutdown("error") called by a user exits 0 when clean', () => {
       expect(exitCodeFor({ clean: true, reason: "error", timedOut: [], failed: [] })).to.equal(0);

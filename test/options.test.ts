@@ -184,6 +184,9 @@ describe("options", () => {
       );
       expect(() => resolveGroupOptions({ healthPort: 70_000 })).to.throw(/"healthPort"/);
       expect(() =>
+        resolveGroupOptions({ healthPort: 0, healthThread: "yes" as unknown as boolean }),
+      ).to.throw(TypeError, /option "healthThread" must be true or false/);
+      expect(() =>
         resolveGroupOptions({ healthChecks: [{ name: "db", check: () => true, timeout: 0 }] }),
       ).to.throw(/health check db: option "timeout"/);
       const twice = [

@@ -166,6 +166,34 @@ describe("cron schedules", () => {
     await group.shutdown();
   });
 
+  it("leadership lost during a backoff within a slot: the new term waits for the next time, no retry catch-up", async () => {
+    const gate = new LeaderGate();
+    const starts: number[] = [];
+    const runner = scheduled(
+      { schedule: "*/10 * * * *", singleton: true, backoff: { initial: 60_000, max: 60_000 } },
+      () => {
+        starts.push(Date.now());
+        if (starts.length === 1) throw new Error("upstream down");
+      },
+      gate,
+    );
+    const group = new LoopGroup([runner]);
+    await group.start();
+    gate.openGate();
+    await clock().tickAsync(10 * MINUTE + 30_000); // 10:10 fails; a retry is due about 10:11
+    gate.closeGate(undefined);
+    await clock().tickAsync(MINUTE); // 10:11:30, in standby
+    gate.openGate();
+    await clock().tickAsync(0);
+    expect(
+      starts.map((t) => (t - T0) / MINUTE),
+      "no retry of 10:10 in the new term",
+    ).to.deep.equal([10]);
+    await clock().tickAsync(9 * MINUTE);
+    expect(starts.map((t) => (t - T0) / MINUTE)).to.deep.equal([10, 20]);
+    await group.shutdown();
+  });
+
   it("validates at decoration time: a bad expression, a bad zone, schedule with interval, one that never fires", () => {
     const where = "@Loop() on Job.run";
     const cases: [LoopOptions, RegExp][] = [

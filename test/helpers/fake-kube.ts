@@ -32,6 +32,9 @@ export interface Write {
   readonly at: number;
 }
 
+const notFound = (name: string): Record<string, unknown> =>
+  status(404, "NotFound", `leases.coordination.k8s.io "${name}" not found`);
+
 const MICRO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 
 function status(code: number, reason: string, message: string): Record<string, unknown> {
@@ -128,12 +131,7 @@ export class FakeKubeApi {
     const key = (n: string): string => `${namespace}/${n}`;
     if (req.method === "GET" && name !== undefined) {
       const lease = this.leases.get(key(name));
-      if (!lease)
-        return this.send(
-          res,
-          404,
-          status(404, "NotFound", `leases.coordination.k8s.io "${name}" not found`),
-        );
+      if (!lease) return this.send(res, 404, notFound(name));
       return this.send(res, 200, this.render(lease));
     }
     if (req.method === "POST" && name === undefined) {
@@ -162,12 +160,7 @@ export class FakeKubeApi {
     }
     if (req.method === "PUT" && name !== undefined) {
       const lease = this.leases.get(key(name));
-      if (!lease)
-        return this.send(
-          res,
-          404,
-          status(404, "NotFound", `leases.coordination.k8s.io "${name}" not found`),
-        );
+      if (!lease) return this.send(res, 404, notFound(name));
       const version = body.metadata?.resourceVersion;
       if (!version) {
         return this.send(
