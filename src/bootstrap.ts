@@ -3,16 +3,21 @@
  * install process handlers -> start -> App.
  */
 import { ConfigurationError, messages } from "./errors.js";
-import type { NamedHealthCheck } from "./health-check.js";
-import type { HealthServerAddress } from "./health-server.js";
-import { LoopGroup, type Hook, type ShutdownResult } from "./loop-group.js";
-import { LoopRunner, type LoopContext } from "./loop-runner.js";
+import type { NamedHealthCheck } from "./probes/health-check.js";
+import type { HealthServerAddress } from "./probes/health-server.js";
+import { LoopGroup, type Hook, type ShutdownResult } from "./core/loop-group.js";
+import { LoopRunner, type LoopContext } from "./core/loop-runner.js";
 import { errorMessage, guardLogger, silentLogger, stderrLogger, type Logger } from "./logger.js";
 import { LeaderGate } from "./leader/gate.js";
 import type { LeaderElector } from "./leader/elector.js";
-import { checkOverriddenLoops, overriddenOptions } from "./loop-overrides.js";
-import type { LoopMetrics, PromClient } from "./metrics.js";
-import { isDeclared, readDeclaration, type AnyClass, type ServiceDeclaration } from "./metadata.js";
+import { checkOverriddenLoops, overriddenOptions } from "./core/loop-overrides.js";
+import type { LoopMetrics, PromClient } from "./metrics/loop-metrics.js";
+import {
+  isDeclared,
+  readDeclaration,
+  type AnyClass,
+  type ServiceDeclaration,
+} from "./core/metadata.js";
 import {
   isLogger,
   isMetricsRegistry,
@@ -137,7 +142,7 @@ async function loadMetrics(option: true | MetricsRegistry): Promise<LoopMetrics>
     }
     throw error;
   }
-  const { createLoopMetrics } = await import("./metrics.js");
+  const { createLoopMetrics } = await import("./metrics/loop-metrics.js");
   return createLoopMetrics(client, option);
 }
 

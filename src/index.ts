@@ -19,26 +19,26 @@ export {
   OnShutdown,
   OnStart,
   type MethodDecoratorFor,
-} from "./decorators.js";
+} from "./core/decorators.js";
 export { ConfigurationError, ListenError, StartupError } from "./errors.js";
-export type { BackoffOptions } from "./backoff.js";
-export type { CheckFunction, NamedHealthCheck } from "./health-check.js";
+export type { BackoffOptions } from "./core/backoff.js";
+export type { CheckFunction, NamedHealthCheck } from "./probes/health-check.js";
 export {
   HealthServer,
   type HealthServerAddress,
   type HealthServerOptions,
   type ProbeCheck,
-} from "./health-server.js";
-export { LoopGroup, type GroupDetails, type Hook, type ShutdownResult } from "./loop-group.js";
+} from "./probes/health-server.js";
+export { LoopGroup, type GroupDetails, type Hook, type ShutdownResult } from "./core/loop-group.js";
 export {
   LoopRunner,
   type LoopContext,
   type LoopState,
   type LoopStats,
   type Runnable,
-} from "./loop-runner.js";
+} from "./core/loop-runner.js";
 export { silentLogger, stderrLogger, type LogFields, type Logger } from "./logger.js";
-export type { LoopOverrides } from "./loop-overrides.js";
+export type { LoopOverrides } from "./core/loop-overrides.js";
 export type { LeaderElectionOptions } from "./leader/options.js";
 export {
   DEFAULTS,

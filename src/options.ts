@@ -3,19 +3,19 @@
  * user input (plus the environment) into fully resolved options. Internals
  * only ever see resolved options: no `undefined`, every number checked.
  */
-import type { BackoffOptions } from "./backoff.js";
+import type { BackoffOptions } from "./core/backoff.js";
 import { ConfigurationError, messages } from "./errors.js";
-import type { CheckFunction, NamedHealthCheck } from "./health-check.js";
-import type { Hook } from "./loop-group.js";
+import type { CheckFunction, NamedHealthCheck } from "./probes/health-check.js";
+import type { Hook } from "./core/loop-group.js";
 import { constants } from "node:os";
 import { guardLogger, silentLogger, type Logger } from "./logger.js";
 import {
   readLoopOverrides,
   type LoopOverrides,
   type ResolvedLoopOverrides,
-} from "./loop-overrides.js";
+} from "./core/loop-overrides.js";
 import type { LeaderElectionOptions } from "./leader/options.js";
-import { compileSchedule } from "./schedule.js";
+import { compileSchedule } from "./schedule/cron-schedule.js";
 import { MAX_TIMER_DELAY } from "./time.js";
 
 /**

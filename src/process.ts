@@ -4,7 +4,7 @@
  * returns `uninstall()`; exiting is injectable so tests never exit the runner.
  */
 import { constants } from "node:os";
-import type { ShutdownResult } from "./loop-group.js";
+import type { ShutdownResult } from "./core/loop-group.js";
 import { errorMessage, type Logger } from "./logger.js";
 import { now, startTimer } from "./time.js";
 

@@ -19,8 +19,8 @@ import {
   type Runnable,
   type ShutdownResult,
 } from "../src/index.js";
-import { CachedHealthCheck } from "../src/health-check.js";
-import { LoopRunner } from "../src/loop-runner.js";
+import { CachedHealthCheck } from "../src/probes/health-check.js";
+import { LoopRunner } from "../src/core/loop-runner.js";
 import { resolveBootstrapOptions, resolveLoopOptions, type LoopOptions } from "../src/options.js";
 import { claimProcess, exitCodeFor, installProcessHandlers } from "../src/process.js";
 import { startTimer, MAX_TIMER_DELAY } from "../src/time.js";

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import type { ShutdownResult } from "../src/loop-group.js";
+import type { ShutdownResult } from "../src/core/loop-group.js";
 import { exitCodeFor, signalExitCode } from "../src/process.js";
 import { useFakeClock } from "./helpers/clock.js";
 import { processHarness } from "./helpers/process-harness.js";

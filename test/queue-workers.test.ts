@@ -12,7 +12,7 @@ import {
   type LoopContext,
 } from "../src/index.js";
 import { exitCodeFor } from "../src/process.js";
-import { LoopRunner } from "../src/loop-runner.js";
+import { LoopRunner } from "../src/core/loop-runner.js";
 import { resolveLoopOptions } from "../src/options.js";
 import { useFakeClock } from "./helpers/clock.js";
 import { deferred, forever } from "./helpers/deferred.js";

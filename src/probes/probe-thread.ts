@@ -7,7 +7,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { ListenError, messages, StartupError } from "../errors.js";
-import type { HealthServerAddress } from "../health-server.js";
+import type { HealthServerAddress } from "./health-server.js";
 import { errorMessage, type Logger } from "../logger.js";
 import { sleep } from "../time.js";
 import type { FromThread, ThreadData, ToThread } from "./thread-main.js";

@@ -7,7 +7,7 @@
  * user's bundle.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { HealthServer } from "../health-server.js";
+import { HealthServer } from "./health-server.js";
 import { ProbeStateReader } from "./shared-state.js";
 
 /** What the main thread passes to the probe thread. */

@@ -2,7 +2,7 @@
 // legacy (experimentalDecorators) calls (target, key, descriptor) bottom-up; TC39
 // standard calls (value, context) with a context.metadata object that inherits
 // the base class's, and the class carries it as Class[Symbol.metadata].
-import type { AnyClass } from "../../src/metadata.js";
+import type { AnyClass } from "../../src/core/metadata.js";
 
 export type Mode = "legacy" | "standard";
 export const modes: readonly Mode[] = ["legacy", "standard"];

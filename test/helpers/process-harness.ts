@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import type { ShutdownResult } from "../../src/loop-group.js";
+import type { ShutdownResult } from "../../src/core/loop-group.js";
 import { installProcessHandlers, type ProcessBinding } from "../../src/process.js";
 import { deferred } from "./deferred.js";
 import { recordingLogger } from "./logger.js";

@@ -8,7 +8,7 @@ import {
 } from "../../src/index.js";
 import { LeaderGate } from "../../src/leader/gate.js";
 import { resolveLeaderElection } from "../../src/leader/options.js";
-import { LoopRunner } from "../../src/loop-runner.js";
+import { LoopRunner } from "../../src/core/loop-runner.js";
 import { resolveLoopOptions } from "../../src/options.js";
 import { useFakeClock } from "../helpers/clock.js";
 import { forever } from "../helpers/deferred.js";

@@ -1,8 +1,8 @@
 import { expect } from "chai";
-import { CachedHealthCheck, type CheckFunction } from "../src/health-check.js";
-import { useFakeClock } from "./helpers/clock.js";
-import { deferred, forever } from "./helpers/deferred.js";
-import { recordingLogger } from "./helpers/logger.js";
+import { CachedHealthCheck, type CheckFunction } from "../../src/probes/health-check.js";
+import { useFakeClock } from "../helpers/clock.js";
+import { deferred, forever } from "../helpers/deferred.js";
+import { recordingLogger } from "../helpers/logger.js";
 
 describe("CachedHealthCheck", () => {
   const clock = useFakeClock();

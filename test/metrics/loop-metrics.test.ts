@@ -7,9 +7,9 @@ import {
   Loop,
   type App,
   type LoopContext,
-} from "../src/index.js";
-import { createLoopMetrics } from "../src/metrics.js";
-import { probe } from "./helpers/probe.js";
+} from "../../src/index.js";
+import { createLoopMetrics } from "../../src/metrics/loop-metrics.js";
+import { probe } from "../helpers/probe.js";
 
 const quiet = { signals: false, exit: false, logger: false } as const;
 

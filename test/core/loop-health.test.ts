@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { LoopHealth } from "../src/loop-health.js";
+import { LoopHealth } from "../../src/core/loop-health.js";
 
 describe("LoopHealth", () => {
   const a = { name: "a" };

@@ -3,20 +3,20 @@
  * deadline, and derives liveness, readiness and startup from their states.
  * Free of process concerns: no signals, no exit.
  */
-import { ConfigurationError, messages, StartupError } from "./errors.js";
-import { CachedHealthCheck } from "./health-check.js";
-import { HealthServer, SERVER_LIMITS, type HealthServerAddress } from "./health-server.js";
+import { ConfigurationError, messages, StartupError } from "../errors.js";
+import { CachedHealthCheck } from "../probes/health-check.js";
+import { HealthServer, SERVER_LIMITS, type HealthServerAddress } from "../probes/health-server.js";
 import { LoopHealth } from "./loop-health.js";
 import { LoopRunner, type LoopState, type LoopStats, type Runnable } from "./loop-runner.js";
-import { errorMessage, type Logger } from "./logger.js";
+import { errorMessage, type Logger } from "../logger.js";
 import {
   resolveGroupOptions,
   type LoopGroupOptions,
   type ResolvedGroupOptions,
-} from "./options.js";
+} from "../options.js";
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
-import { createProbeState, PHASE, ProbeStateWriter } from "./probes/shared-state.js";
-import { deadline, now, sleep, startTimer, type Deadline } from "./time.js";
+import { createProbeState, PHASE, ProbeStateWriter } from "../probes/shared-state.js";
+import { deadline, now, sleep, startTimer, type Deadline } from "../time.js";
 
 /**
  * How a shutdown ended.
@@ -259,7 +259,7 @@ export class LoopGroup {
   private async startProbeThread(
     probes: NonNullable<ResolvedGroupOptions["health"]>,
   ): Promise<void> {
-    const { ProbeThread } = await import("./probes/probe-thread.js");
+    const { ProbeThread } = await import("../probes/probe-thread.js");
     const writer = new ProbeStateWriter(createProbeState());
     this.probeState = writer;
     const publish = (): void => {

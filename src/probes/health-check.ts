@@ -4,8 +4,8 @@
  * concurrent probes, and a short cache. Logs when the result changes, never
  * per probe.
  */
-import { errorMessage, type Logger } from "./logger.js";
-import { now, withTimeout } from "./time.js";
+import { errorMessage, type Logger } from "../logger.js";
+import { now, withTimeout } from "../time.js";
 
 /** A readiness check: true when healthy. It may watch `signal`, aborted at its timeout. */
 export type CheckFunction = (signal: AbortSignal) => boolean | Promise<boolean>;

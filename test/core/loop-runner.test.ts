@@ -1,10 +1,10 @@
 import { expect } from "chai";
-import { LoopHealth } from "../src/loop-health.js";
-import { LoopRunner, type LoopContext } from "../src/loop-runner.js";
-import { resolveLoopOptions, type LoopOptions } from "../src/options.js";
-import { useFakeClock } from "./helpers/clock.js";
-import { deferred, forever } from "./helpers/deferred.js";
-import { recordingLogger } from "./helpers/logger.js";
+import { LoopHealth } from "../../src/core/loop-health.js";
+import { LoopRunner, type LoopContext } from "../../src/core/loop-runner.js";
+import { resolveLoopOptions, type LoopOptions } from "../../src/options.js";
+import { useFakeClock } from "../helpers/clock.js";
+import { deferred, forever } from "../helpers/deferred.js";
+import { recordingLogger } from "../helpers/logger.js";
 
 const almostOne = (): number => 0.999_999_9;
 

@@ -3,10 +3,10 @@
  * new one with prom-client's default metrics. Loaded with a dynamic import
  * only when metrics are on, so an app without them never loads prom-client.
  */
-import type { GroupDetails } from "./loop-group.js";
-import type { IterationObserver } from "./loop-runner.js";
-import type { LoopState } from "./loop-health.js";
-import type { MetricsRegistry } from "./options.js";
+import type { GroupDetails } from "../core/loop-group.js";
+import type { IterationObserver } from "../core/loop-runner.js";
+import type { LoopState } from "../core/loop-health.js";
+import type { MetricsRegistry } from "../options.js";
 import type * as PromClientModule from "prom-client";
 
 /** One scrape: the body and its content type. */

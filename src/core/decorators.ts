@@ -3,7 +3,7 @@
  * returns; none starts anything. Misuse throws a TypeError at decoration
  * time that names the class and member.
  */
-import { describe, messages } from "./errors.js";
+import { describe, messages } from "../errors.js";
 import type { LoopContext } from "./loop-runner.js";
 import {
   claimedBy,
@@ -25,7 +25,7 @@ import {
   type HealthCheckOptions,
   type HealthPortOptions,
   type LoopOptions,
-} from "./options.js";
+} from "../options.js";
 
 /**
  * A method decorator for methods of type `M`, in both modes: TypeScript's

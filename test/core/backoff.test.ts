@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { backoffCap, nextDelay } from "../src/backoff.js";
+import { backoffCap, nextDelay } from "../../src/core/backoff.js";
 
 const backoff = { initial: 1_000, max: 30_000, factor: 2 };
 

@@ -4,8 +4,8 @@
  * of the same shape, for a Kubernetes manifest). Each override is merged into
  * what the decorator declared and validated like it.
  */
-import { ConfigurationError, describe, messages } from "./errors.js";
-import { resolveLoopOptions, type LoopOptions, type ResolvedLoopOptions } from "./options.js";
+import { ConfigurationError, describe, messages } from "../errors.js";
+import { resolveLoopOptions, type LoopOptions, type ResolvedLoopOptions } from "../options.js";
 
 /**
  * Per-loop overrides of `@Loop()` options, keyed by loop name (`ClassName.method`

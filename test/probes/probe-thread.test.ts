@@ -1,10 +1,10 @@
 // Thread mode with a real worker thread (unit-sized: no busy-waiting here; see test/e2e/probe-thread.test.ts).
 import { expect } from "chai";
 import { createServer } from "node:net";
-import { ListenError, LoopGroup } from "../src/index.js";
-import { LoopRunner } from "../src/loop-runner.js";
-import { resolveLoopOptions } from "../src/options.js";
-import { probe } from "./helpers/probe.js";
+import { ListenError, LoopGroup } from "../../src/index.js";
+import { LoopRunner } from "../../src/core/loop-runner.js";
+import { resolveLoopOptions } from "../../src/options.js";
+import { probe } from "../helpers/probe.js";
 
 const sleeper = (): LoopRunner =>
   new LoopRunner(resolveLoopOptions({ interval: 60_000 }, "W.tick", "W.tick"), () => undefined);

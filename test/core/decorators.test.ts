@@ -7,9 +7,9 @@ import {
   OnShutdown,
   OnStart,
   type LoopContext,
-} from "../src/index.js";
-import { isDeclared, readDeclaration, type AnyClass } from "../src/metadata.js";
-import { defineClass, member, modes, type Member } from "./helpers/decorate.js";
+} from "../../src/index.js";
+import { isDeclared, readDeclaration, type AnyClass } from "../../src/core/metadata.js";
+import { defineClass, member, modes, type Member } from "../helpers/decorate.js";
 
 /** Applies a method decorator by hand, as TypeScript would. */
 function applyTo(

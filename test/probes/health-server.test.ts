@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import { Agent } from "node:http";
-import { HealthServer, ListenError, type HealthServerOptions } from "../src/index.js";
-import { probe } from "./helpers/probe.js";
-import { rawRequest } from "./helpers/raw.js";
+import { HealthServer, ListenError, type HealthServerOptions } from "../../src/index.js";
+import { probe } from "../helpers/probe.js";
+import { rawRequest } from "../helpers/raw.js";
 
 const raw = (port: number, payload: string): Promise<string> => rawRequest(port, payload);
 

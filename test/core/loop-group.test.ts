@@ -1,11 +1,16 @@
 import { expect } from "chai";
-import { StartupError } from "../src/errors.js";
-import { LoopGroup, type Hook } from "../src/loop-group.js";
-import { LoopRunner, type LoopContext, type LoopState, type Runnable } from "../src/loop-runner.js";
-import { resolveLoopOptions, type LoopGroupOptions, type LoopOptions } from "../src/options.js";
-import { useFakeClock } from "./helpers/clock.js";
-import { deferred, forever } from "./helpers/deferred.js";
-import { recordingLogger } from "./helpers/logger.js";
+import { StartupError } from "../../src/errors.js";
+import { LoopGroup, type Hook } from "../../src/core/loop-group.js";
+import {
+  LoopRunner,
+  type LoopContext,
+  type LoopState,
+  type Runnable,
+} from "../../src/core/loop-runner.js";
+import { resolveLoopOptions, type LoopGroupOptions, type LoopOptions } from "../../src/options.js";
+import { useFakeClock } from "../helpers/clock.js";
+import { deferred, forever } from "../helpers/deferred.js";
+import { recordingLogger } from "../helpers/logger.js";
 
 function loop(
   name: string,

@@ -4,10 +4,10 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { ListenError, messages } from "./errors.js";
-import { errorMessage } from "./logger.js";
-import { checkHost, checkPort, DEFAULTS } from "./options.js";
-import { sleep } from "./time.js";
+import { ListenError, messages } from "../errors.js";
+import { errorMessage } from "../logger.js";
+import { checkHost, checkPort, DEFAULTS } from "../options.js";
+import { sleep } from "../time.js";
 
 /** A probe's verdict: true is 200 healthy, false is 503 unhealthy. */
 export type ProbeCheck = () => boolean | Promise<boolean>;

@@ -1,12 +1,12 @@
 // Cron schedules under sinon fake timers with a faked Date set to known instants.
 import { expect } from "chai";
-import { bootstrap, Loop, LoopGroup, type App, type LoopContext } from "../src/index.js";
-import { LeaderGate } from "../src/leader/gate.js";
-import { LoopRunner } from "../src/loop-runner.js";
-import { resolveLoopOptions, type LoopOptions } from "../src/options.js";
-import { compileSchedule } from "../src/schedule.js";
-import { useFakeClock } from "./helpers/clock.js";
-import { recordingLogger } from "./helpers/logger.js";
+import { bootstrap, Loop, LoopGroup, type App, type LoopContext } from "../../src/index.js";
+import { LeaderGate } from "../../src/leader/gate.js";
+import { LoopRunner } from "../../src/core/loop-runner.js";
+import { resolveLoopOptions, type LoopOptions } from "../../src/options.js";
+import { compileSchedule } from "../../src/schedule/cron-schedule.js";
+import { useFakeClock } from "../helpers/clock.js";
+import { recordingLogger } from "../helpers/logger.js";
 
 const T0 = Date.UTC(2026, 10, 29, 10, 0, 0); // a Sunday, 10:00:00 UTC
 const MINUTE = 60_000;

@@ -5,7 +5,7 @@ import {
   PHASE,
   ProbeStateReader,
   ProbeStateWriter,
-} from "../src/probes/shared-state.js";
+} from "../../src/probes/shared-state.js";
 
 describe("probe thread shared state (one buffer, written by the main thread, read by the probe thread)", () => {
   function pair(stallTimeout = 1_000, every = 250) {
