@@ -2,30 +2,38 @@
  * bootstrap(): resolve options -> read metadata -> build runners and group ->
  * install process handlers -> start -> App.
  */
-import { ConfigurationError, messages } from "./errors.js";
-import type { NamedHealthCheck } from "./probes/health-check.js";
-import type { HealthServerAddress } from "./probes/health-server.js";
-import { LoopGroup, type Hook, type ShutdownResult } from "./core/loop-group.js";
-import { LoopRunner, type LoopContext } from "./core/loop-runner.js";
-import { errorMessage, guardLogger, silentLogger, stderrLogger, type Logger } from "./logger.js";
-import { LeaderGate } from "./leader/gate.js";
-import type { LeaderElector } from "./leader/elector.js";
-import { checkOverriddenLoops, overriddenOptions } from "./core/loop-overrides.js";
-import type { LoopMetrics, PromClient } from "./metrics/loop-metrics.js";
+import { resolveBootstrapOptions, type BootstrapOptions } from "./bootstrap-options.js";
 import {
+  checkOverriddenLoops,
   isDeclared,
+  LoopGroup,
+  LoopRunner,
+  overriddenOptions,
   readDeclaration,
+  resolvedGroupOptions,
   type AnyClass,
+  type Hook,
+  type LoopContext,
   type ServiceDeclaration,
-} from "./core/metadata.js";
+  type ShutdownResult,
+} from "./core/index.js";
+import { ConfigurationError, messages } from "./errors.js";
+import { LeaderGate, loadElection, type LeaderElector } from "./leader/index.js";
 import {
+  errorMessage,
+  guardLogger,
   isLogger,
+  silentLogger,
+  stderrLogger,
+  type Logger,
+} from "./logger.js";
+import {
   isMetricsRegistry,
-  resolveBootstrapOptions,
-  type BootstrapOptions,
+  loadMetrics,
+  type LoopMetrics,
   type MetricsRegistry,
-  type DeclaredHealthPort,
-} from "./options.js";
+} from "./metrics/index.js";
+import type { DeclaredHealthPort, HealthServerAddress } from "./probes/index.js";
 import { claimProcess, exitProcess, installProcessHandlers } from "./process.js";
 
 /** A class whose instances are services: constructed by bootstrap with `new`. */
@@ -127,25 +135,6 @@ interface Leadership {
   elector: LeaderElector | undefined;
 }
 
-/**
- * Loads prom-client and loopgroup's metrics module, only when metrics are on:
- * an app without metrics never imports either.
- */
-async function loadMetrics(option: true | MetricsRegistry): Promise<LoopMetrics> {
-  let client: PromClient;
-  try {
-    client = await import("prom-client");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") {
-      throw new ConfigurationError(messages.promClientMissing(), { cause: error });
-    }
-    throw error;
-  }
-  const { createLoopMetrics } = await import("./metrics/loop-metrics.js");
-  return createLoopMetrics(client, option);
-}
-
 function build(
   services: Service | readonly Service[],
   options: BootstrapOptions,
@@ -231,7 +220,7 @@ function build(
         return { name: where(className, hook.method), run: () => body.call(instance) };
       }),
     );
-  const healthChecks: NamedHealthCheck[] = found.flatMap(({ instance, className, declaration }) =>
+  const healthChecks = found.flatMap(({ instance, className, declaration }) =>
     declaration.checks.map((check) => {
       const body = methodOf(instance, check.method);
       return {
@@ -242,26 +231,35 @@ function build(
       };
     }),
   );
-  const group = new LoopGroup(loops, {
-    shutdownTimeout: resolved.shutdownTimeout,
-    drainDelay: resolved.drainDelay,
-    healthPort: resolved.healthPort === false ? undefined : resolved.healthPort,
-    healthHost: resolved.healthHost,
-    healthThread: resolved.healthThread,
-    eventLoopStallTimeout: resolved.eventLoopStallTimeout,
-    onStart: hooks((d) => d.startHooks),
-    // The singleton loops have stopped when hooks run: release the Lease first, then the user's hooks.
-    onShutdown: [
-      ...(leadership === undefined
-        ? []
-        : [{ name: "leaderElection.release", run: () => leadership.elector?.release() }]),
-      ...hooks((d) => d.shutdownHooks),
-    ],
-    healthChecks,
-    logger,
-    metrics: metrics && (() => metrics.scrape()),
-    leader: leadership && (() => leadership.elector?.details()),
-  });
+  // Resolved here once; the group takes them as they are.
+  const group = new LoopGroup(
+    loops,
+    resolvedGroupOptions({
+      shutdownTimeout: resolved.shutdownTimeout,
+      drainDelay: resolved.drainDelay,
+      health:
+        resolved.healthPort === false
+          ? undefined
+          : {
+              port: resolved.healthPort,
+              host: resolved.healthHost,
+              thread: resolved.healthThread,
+              eventLoopStallTimeout: resolved.eventLoopStallTimeout,
+            },
+      onStart: hooks((d) => d.startHooks),
+      // The singleton loops have stopped when hooks run: release the Lease first, then the user's hooks.
+      onShutdown: [
+        ...(leadership === undefined
+          ? []
+          : [{ name: "leaderElection.release", run: () => leadership.elector?.release() }]),
+        ...hooks((d) => d.shutdownHooks),
+      ],
+      healthChecks,
+      logger: guardLogger(logger),
+      metrics: metrics && (() => metrics.scrape()),
+      leader: leadership && (() => leadership.elector?.details()),
+    }),
+  );
   metrics?.watch(() => group.details());
   return {
     group,
@@ -309,7 +307,7 @@ export async function bootstrap(
     const leadership = built.leadership;
     if (leadership !== undefined) {
       // Loaded only when a loop is singleton: an app without one does no election work.
-      const { createElection } = await import("./leader/index.js");
+      const createElection = await loadElection();
       leadership.elector = createElection(
         options.leaderElection,
         process.env,

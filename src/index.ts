@@ -12,43 +12,42 @@
  * await bootstrap(OrderWorker);
  */
 export { bootstrap, type App, type Service, type ServiceClass } from "./bootstrap.js";
+export { DEFAULTS, type BootstrapOptions } from "./bootstrap-options.js";
 export {
   HealthCheck,
   HealthPort,
   Loop,
+  LoopGroup,
+  LoopRunner,
   OnShutdown,
   OnStart,
-  type MethodDecoratorFor,
-} from "./core/decorators.js";
-export { ConfigurationError, ListenError, StartupError } from "./errors.js";
-export type { BackoffOptions } from "./core/backoff.js";
-export type { CheckFunction, NamedHealthCheck } from "./probes/health-check.js";
-export {
-  HealthServer,
-  type HealthServerAddress,
-  type HealthServerOptions,
-  type ProbeCheck,
-} from "./probes/health-server.js";
-export { LoopGroup, type GroupDetails, type Hook, type ShutdownResult } from "./core/loop-group.js";
-export {
-  LoopRunner,
-  type LoopContext,
-  type LoopState,
-  type LoopStats,
-  type Runnable,
-} from "./core/loop-runner.js";
-export { silentLogger, stderrLogger, type LogFields, type Logger } from "./logger.js";
-export type { LoopOverrides } from "./core/loop-overrides.js";
-export type { LeaderElectionOptions } from "./leader/options.js";
-export {
-  DEFAULTS,
   resolveLoopOptions,
-  type BootstrapOptions,
-  type HealthCheckOptions,
-  type HealthPortOptions,
+  type BackoffOptions,
+  type GroupDetails,
+  type Hook,
+  type LoopContext,
   type LoopGroupOptions,
   type LoopOptions,
-  type MetricsRegistry,
+  type LoopOverrides,
+  type LoopState,
+  type LoopStats,
+  type MethodDecoratorFor,
   type OnError,
   type ResolvedLoopOptions,
-} from "./options.js";
+  type Runnable,
+  type ShutdownResult,
+} from "./core/index.js";
+export { ConfigurationError, ListenError, StartupError } from "./errors.js";
+export type { LeaderElectionOptions } from "./leader/index.js";
+export { silentLogger, stderrLogger, type LogFields, type Logger } from "./logger.js";
+export type { MetricsRegistry } from "./metrics/index.js";
+export {
+  HealthServer,
+  type CheckFunction,
+  type HealthCheckOptions,
+  type HealthPortOptions,
+  type HealthServerAddress,
+  type HealthServerOptions,
+  type NamedHealthCheck,
+  type ProbeCheck,
+} from "./probes/index.js";

@@ -90,3 +90,15 @@ export function errorMessage(error: unknown, limit = 200): string {
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return text.length > limit ? `${text.slice(0, limit - 1)}…` : text;
 }
+
+/** True for an object with pino's four level methods. */
+export function isLogger(value: unknown): value is Logger {
+  const candidate = value as Partial<Record<keyof Logger, unknown>> | null;
+  return (
+    typeof candidate === "object" &&
+    candidate !== null &&
+    (["debug", "info", "warn", "error"] as const).every(
+      (level) => typeof candidate[level] === "function",
+    )
+  );
+}

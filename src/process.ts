@@ -4,7 +4,8 @@
  * returns `uninstall()`; exiting is injectable so tests never exit the runner.
  */
 import { constants } from "node:os";
-import type { ShutdownResult } from "./core/loop-group.js";
+import type { ShutdownResult } from "./core/index.js";
+import { ConfigurationError, messages } from "./errors.js";
 import { errorMessage, type Logger } from "./logger.js";
 import { now, startTimer } from "./time.js";
 
@@ -179,4 +180,36 @@ export function installProcessHandlers(binding: ProcessBinding): () => void {
     exitOnce(code);
   });
   return uninstall;
+}
+
+/** Signals a process can listen for: known to Node, and not SIGKILL or SIGSTOP. */
+function isCatchableSignal(name: unknown): name is NodeJS.Signals {
+  return (
+    typeof name === "string" &&
+    Object.hasOwn(constants.signals, name) &&
+    name !== "SIGKILL" &&
+    name !== "SIGSTOP"
+  );
+}
+
+/** The signals that start a graceful shutdown unless `signals` says otherwise. */
+export const DEFAULT_SIGNALS: readonly NodeJS.Signals[] = ["SIGTERM", "SIGINT"];
+
+/** Checks the `signals` option of `bootstrap()`: names Node can catch, or false for none. */
+export function resolveSignals(input: unknown, where: string): readonly NodeJS.Signals[] {
+  if (input === undefined) return DEFAULT_SIGNALS;
+  if (input === false) return [];
+  if (!Array.isArray(input)) {
+    throw new ConfigurationError(
+      messages.badOption(
+        where,
+        "signals",
+        input,
+        `an array of signal names such as ["SIGTERM"], or false`,
+      ),
+    );
+  }
+  const bad = (input as unknown[]).filter((name) => !isCatchableSignal(name));
+  if (bad.length > 0) throw new ConfigurationError(messages.badSignal(bad[0]));
+  return [...new Set(input as NodeJS.Signals[])];
 }

@@ -21,7 +21,8 @@ import {
 } from "../src/index.js";
 import { CachedHealthCheck } from "../src/probes/health-check.js";
 import { LoopRunner } from "../src/core/loop-runner.js";
-import { resolveBootstrapOptions, resolveLoopOptions, type LoopOptions } from "../src/options.js";
+import { resolveBootstrapOptions } from "../src/bootstrap-options.js";
+import { resolveLoopOptions, type LoopOptions } from "../src/index.js";
 import { claimProcess, exitCodeFor, installProcessHandlers } from "../src/process.js";
 import { startTimer, MAX_TIMER_DELAY } from "../src/time.js";
 import { useFakeClock } from "./helpers/clock.js";

@@ -9,10 +9,10 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { EventEmitter } from "node:events";
 import sinon from "sinon";
-import { hookReserve, LoopGroup, type Hook, type ShutdownResult } from "../src/core/loop-group.js";
+import { hookReserve, LoopGroup, type ShutdownResult } from "../src/core/loop-group.js";
 import { LoopRunner, type LoopContext, type Runnable } from "../src/core/loop-runner.js";
 import { silentLogger } from "../src/logger.js";
-import { resolveLoopOptions, type LoopOptions, type OnError } from "../src/options.js";
+import { resolveLoopOptions, type Hook, type LoopOptions, type OnError } from "../src/index.js";
 import { exitCodeFor, installProcessHandlers, signalExitCode } from "../src/process.js";
 
 // ---------------------------------------------------------------------------

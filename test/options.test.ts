@@ -1,10 +1,8 @@
 import { expect } from "chai";
 import { ConfigurationError } from "../src/errors.js";
-import {
-  resolveBootstrapOptions,
-  resolveGroupOptions,
-  resolveLoopOptions,
-} from "../src/options.js";
+import { resolveBootstrapOptions } from "../src/bootstrap-options.js";
+import { resolveGroupOptions } from "../src/core/group-options.js";
+import { resolveLoopOptions } from "../src/index.js";
 import type { Logger } from "../src/logger.js";
 import { recordingLogger } from "./helpers/logger.js";
 

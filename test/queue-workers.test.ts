@@ -13,7 +13,7 @@ import {
 } from "../src/index.js";
 import { exitCodeFor } from "../src/process.js";
 import { LoopRunner } from "../src/core/loop-runner.js";
-import { resolveLoopOptions } from "../src/options.js";
+import { resolveLoopOptions } from "../src/index.js";
 import { useFakeClock } from "./helpers/clock.js";
 import { deferred, forever } from "./helpers/deferred.js";
 import { recordingLogger } from "./helpers/logger.js";

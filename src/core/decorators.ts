@@ -17,15 +17,12 @@ import {
   type StandardMetadata,
 } from "./metadata.js";
 import {
-  checkDuration,
-  checkHost,
-  checkPort,
   resolveHealthCheckOptions,
-  resolveLoopOptions,
+  resolveHealthPortDeclaration,
   type HealthCheckOptions,
   type HealthPortOptions,
-  type LoopOptions,
-} from "../options.js";
+} from "../probes/index.js";
+import { resolveLoopOptions, type LoopOptions } from "./loop-options.js";
 
 /**
  * A method decorator for methods of type `M`, in both modes: TypeScript's
@@ -227,22 +224,7 @@ export function HealthPort(port: number, options: HealthPortOptions = {}): Class
       throw new TypeError(messages.notAClass("HealthPort", describe(target)));
     const className = (context?.name as string | undefined) ?? target.name;
     const where = `@HealthPort() on class ${className}`;
-    const checked = checkPort(port, where, "port");
-    const host = options?.host === undefined ? undefined : checkHost(options.host, where, "host");
-    for (const key of Object.keys(options ?? {})) {
-      if (!["host", "thread", "eventLoopStallTimeout"].includes(key)) {
-        throw new TypeError(
-          messages.unknownOption(where, key, ["host", "thread", "eventLoopStallTimeout"]),
-        );
-      }
-    }
-    if (options?.thread !== undefined && typeof options.thread !== "boolean") {
-      throw new TypeError(messages.badOption(where, "thread", options.thread, "true or false"));
-    }
-    const eventLoopStallTimeout =
-      options?.eventLoopStallTimeout === undefined
-        ? undefined
-        : checkDuration(options.eventLoopStallTimeout, where, "eventLoopStallTimeout", { min: 1 });
+    const declaration = resolveHealthPortDeclaration(port, options, where);
     let home: DeclarationHome = target as AnyClass;
     if (context !== undefined) {
       if (typeof context.metadata !== "object" || context.metadata === null) {
@@ -250,12 +232,6 @@ export function HealthPort(port: number, options: HealthPortOptions = {}): Class
       }
       home = context.metadata;
     }
-    const declaration = {
-      port: checked,
-      host,
-      ...(options?.thread === undefined ? {} : { thread: options.thread }),
-      ...(eventLoopStallTimeout === undefined ? {} : { eventLoopStallTimeout }),
-    };
     if (!recordHealthPort(home, declaration)) {
       throw new TypeError(messages.classAlreadyDecorated("HealthPort", className));
     }

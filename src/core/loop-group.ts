@@ -4,18 +4,27 @@
  * Free of process concerns: no signals, no exit.
  */
 import { ConfigurationError, messages, StartupError } from "../errors.js";
-import { CachedHealthCheck } from "../probes/health-check.js";
-import { HealthServer, SERVER_LIMITS, type HealthServerAddress } from "../probes/health-server.js";
-import { LoopHealth } from "./loop-health.js";
-import { LoopRunner, type LoopState, type LoopStats, type Runnable } from "./loop-runner.js";
 import { errorMessage, type Logger } from "../logger.js";
 import {
-  resolveGroupOptions,
+  CachedHealthCheck,
+  checkedServerOptions,
+  createProbeState,
+  HealthServer,
+  loadProbeThread,
+  PHASE,
+  ProbeStateWriter,
+  SERVER_LIMITS,
+  type HealthServerAddress,
+} from "../probes/index.js";
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
+import {
+  groupOptionsOf,
+  type Hook,
   type LoopGroupOptions,
   type ResolvedGroupOptions,
-} from "../options.js";
-import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
-import { createProbeState, PHASE, ProbeStateWriter } from "../probes/shared-state.js";
+} from "./group-options.js";
+import { LoopHealth } from "./loop-health.js";
+import { LoopRunner, type LoopState, type LoopStats, type Runnable } from "./loop-runner.js";
 import { deadline, now, sleep, startTimer, type Deadline } from "../time.js";
 
 /**
@@ -34,12 +43,6 @@ export interface ShutdownResult {
   readonly timedOut: readonly string[];
   /** Loops that ended failed, and hooks that threw. */
   readonly failed: readonly string[];
-}
-
-/** A lifecycle hook: `@OnStart` / `@OnShutdown` methods become these. */
-export interface Hook {
-  readonly name: string;
-  run(): unknown;
 }
 
 /** What `?verbose` shows. */
@@ -118,7 +121,7 @@ export class LoopGroup {
   private begin: (reason: string) => void = () => undefined;
 
   constructor(loops: readonly Runnable[], options: LoopGroupOptions = {}) {
-    const resolved = resolveGroupOptions(options);
+    const resolved = groupOptionsOf(options);
     this.loops = [...loops];
     uniqueNames("loop", this.loops);
     this.foreign = this.loops.filter((loop) => !(loop instanceof LoopRunner));
@@ -138,14 +141,16 @@ export class LoopGroup {
     this.probes = resolved.health;
     this.metrics = resolved.metrics;
     if (resolved.health !== undefined && !resolved.health.thread) {
-      this.server = new HealthServer({
-        ...resolved.health,
-        livenessCheck: () => this.live,
-        readinessCheck: () => this.readinessNow(),
-        startupCheck: () => this.startupComplete,
-        details: () => this.details(),
-        metrics: resolved.metrics,
-      });
+      this.server = new HealthServer(
+        checkedServerOptions({
+          ...resolved.health,
+          livenessCheck: () => this.live,
+          readinessCheck: () => this.readinessNow(),
+          startupCheck: () => this.startupComplete,
+          details: () => this.details(),
+          metrics: resolved.metrics,
+        }),
+      );
     }
     this.done = new Promise((resolve) => (this.settle = resolve));
     this.stopping = new Promise((resolve) => (this.begin = resolve));
@@ -259,7 +264,7 @@ export class LoopGroup {
   private async startProbeThread(
     probes: NonNullable<ResolvedGroupOptions["health"]>,
   ): Promise<void> {
-    const { ProbeThread } = await import("../probes/probe-thread.js");
+    const ProbeThread = await loadProbeThread();
     const writer = new ProbeStateWriter(createProbeState());
     this.probeState = writer;
     const publish = (): void => {

@@ -5,7 +5,7 @@
  * what the decorator declared and validated like it.
  */
 import { ConfigurationError, describe, messages } from "../errors.js";
-import { resolveLoopOptions, type LoopOptions, type ResolvedLoopOptions } from "../options.js";
+import { resolveLoopOptions, type LoopOptions, type ResolvedLoopOptions } from "./loop-options.js";
 
 /**
  * Per-loop overrides of `@Loop()` options, keyed by loop name (`ClassName.method`

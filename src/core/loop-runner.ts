@@ -4,11 +4,11 @@
  * and reports each state change to the group's LoopHealth.
  */
 import { nextDelay } from "./backoff.js";
-import type { GateListener, LeaderGate } from "../leader/gate.js";
+import type { GateListener, LeaderGate } from "../leader/index.js";
 import type { LoopHealth, LoopState } from "./loop-health.js";
 import { errorMessage, silentLogger, type Logger } from "../logger.js";
-import type { ResolvedLoopOptions } from "../options.js";
-import { compileSchedule, type Schedule } from "../schedule/cron-schedule.js";
+import type { ResolvedLoopOptions } from "./loop-options.js";
+import { compileSchedule, type Schedule } from "../schedule/index.js";
 import { now, sleep, startTimer, Waiter } from "../time.js";
 
 export type { LoopState } from "./loop-health.js";

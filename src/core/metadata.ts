@@ -10,7 +10,8 @@
  */
 import { createRequire } from "node:module";
 import type {} from "reflect-metadata"; // the global Reflect metadata types only
-import type { LoopOptions, ResolvedHealthCheckOptions, ResolvedLoopOptions } from "../options.js";
+import type { ResolvedHealthCheckOptions } from "../probes/index.js";
+import type { LoopOptions, ResolvedLoopOptions } from "./loop-options.js";
 
 // Installs the Reflect metadata API. Loaded with require(): reflect-metadata is
 // CommonJS, and going through Node's ESM-to-CommonJS wrapper costs about 6 ms

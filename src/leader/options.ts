@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { ConfigurationError, messages } from "../errors.js";
-import { checkDuration } from "../options.js";
+import { checkDuration } from "../validation.js";
 import { inClusterEndpoint, SERVICE_ACCOUNT_DIR, type ApiEndpoint } from "./lease-client.js";
 
 /**

@@ -3,29 +3,9 @@
  * new one with prom-client's default metrics. Loaded with a dynamic import
  * only when metrics are on, so an app without them never loads prom-client.
  */
-import type { GroupDetails } from "../core/loop-group.js";
-import type { IterationObserver } from "../core/loop-runner.js";
-import type { LoopState } from "../core/loop-health.js";
-import type { MetricsRegistry } from "../options.js";
+import type { GroupDetails, IterationObserver, LoopState } from "../core/index.js";
+import type { LoopMetrics, MetricsAnswer, MetricsRegistry } from "./metrics-options.js";
 import type * as PromClientModule from "prom-client";
-
-/** One scrape: the body and its content type. */
-export interface MetricsAnswer {
-  readonly contentType: string;
-  readonly body: string;
-}
-
-/** loopgroup's series on one registry. */
-export interface LoopMetrics {
-  readonly registry: MetricsRegistry;
-  /** The iteration counters, histogram and last-success gauge of one loop (copy). */
-  observer(loop: string): IterationObserver;
-  /** Where states and check results are read at scrape time (never on the probe path). */
-  watch(source: () => GroupDetails): void;
-  /** `loopgroup_leader` and `loopgroup_leader_transitions_total` for one lease. */
-  leadership(lease: string): (isLeader: boolean) => void;
-  scrape(): Promise<MetricsAnswer>;
-}
 
 /**
  * Iteration durations from 1 ms to 10 min: worker iterations range from a

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from "node:net";
 import { ListenError, messages } from "../errors.js";
 import { errorMessage } from "../logger.js";
-import { checkHost, checkPort, DEFAULTS } from "../options.js";
+import { checkHost, checkPort, PROBE_DEFAULTS } from "./probe-options.js";
 import { sleep } from "../time.js";
 
 /** A probe's verdict: true is 200 healthy, false is 503 unhealthy. */
@@ -110,6 +110,14 @@ function wantsVerbose(query: string): boolean {
   return value !== null && value !== "0" && value !== "false";
 }
 
+const checkedOptions = new WeakSet<HealthServerOptions>();
+
+/** Marks options whose host and port are already checked, so the server takes them as they are. */
+export function checkedServerOptions(options: HealthServerOptions): HealthServerOptions {
+  checkedOptions.add(options);
+  return options;
+}
+
 /**
  * Kubernetes probes on node:http: `/health/live`, `/health/ready`,
  * `/health/startup`, each 200 `{"status":"healthy"}` or 503
@@ -134,9 +142,11 @@ export class HealthServer {
 
   constructor(options: HealthServerOptions = {}) {
     const where = "new HealthServer()";
-    this.host =
-      options.host === undefined ? DEFAULTS.healthHost : checkHost(options.host, where, "host");
-    this.port = options.port === undefined ? 8080 : checkPort(options.port, where, "port");
+    // Options LoopGroup hands over were checked when the group's options were resolved.
+    const checked = checkedOptions.has(options);
+    const { host = PROBE_DEFAULTS.healthHost, port = PROBE_DEFAULTS.healthPort } = options;
+    this.host = checked ? host : checkHost(host, where, "host");
+    this.port = checked ? port : checkPort(port, where, "port");
     const always: ProbeCheck = () => true;
     this.routes = new Map([
       ["/health/live", options.livenessCheck ?? always],

@@ -7,7 +7,7 @@
  * user's bundle.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { HealthServer } from "./health-server.js";
+import { checkedServerOptions, HealthServer } from "./health-server.js";
 import { ProbeStateReader } from "./shared-state.js";
 
 /** What the main thread passes to the probe thread. */
@@ -55,33 +55,35 @@ function main(port: NonNullable<typeof parentPort>, data: ThreadData): void {
       port.postMessage({ type: "ask", id, what } satisfies FromThread);
     });
   };
-  const server = new HealthServer({
-    host: data.host,
-    port: data.port,
-    livenessCheck: () => reader.live(),
-    readinessCheck: () => reader.ready(),
-    startupCheck: () => reader.started(),
-    details: async () => {
-      const found = (await ask("details")) as object | undefined;
-      if (found !== undefined) last.details = found;
-      const eventLoop = {
-        ...(last.details as { eventLoop?: object }).eventLoop,
-        stalled: reader.eventLoopStalled(),
-      };
-      return { ...last.details, eventLoop, ...(found === undefined ? { stale: true } : {}) };
-    },
-    ...(data.metrics
-      ? {
-          metrics: async () => {
-            const found = (await ask("metrics")) as
-              { contentType: string; body: string } | undefined;
-            if (found !== undefined) last.metrics = found;
-            if (last.metrics === undefined) throw new Error("the main thread did not answer");
-            return last.metrics;
-          },
-        }
-      : {}),
-  });
+  const server = new HealthServer(
+    checkedServerOptions({
+      host: data.host,
+      port: data.port,
+      livenessCheck: () => reader.live(),
+      readinessCheck: () => reader.ready(),
+      startupCheck: () => reader.started(),
+      details: async () => {
+        const found = (await ask("details")) as object | undefined;
+        if (found !== undefined) last.details = found;
+        const eventLoop = {
+          ...(last.details as { eventLoop?: object }).eventLoop,
+          stalled: reader.eventLoopStalled(),
+        };
+        return { ...last.details, eventLoop, ...(found === undefined ? { stale: true } : {}) };
+      },
+      ...(data.metrics
+        ? {
+            metrics: async () => {
+              const found = (await ask("metrics")) as
+                { contentType: string; body: string } | undefined;
+              if (found !== undefined) last.metrics = found;
+              if (last.metrics === undefined) throw new Error("the main thread did not answer");
+              return last.metrics;
+            },
+          }
+        : {}),
+    }),
+  );
   port.on("message", (message: ToThread) => {
     if (message.type === "answer") waiting.get(message.id)?.(message.value);
     else if (message.type === "stop") {

@@ -1,13 +1,18 @@
 import { expect } from "chai";
 import { StartupError } from "../../src/errors.js";
-import { LoopGroup, type Hook } from "../../src/core/loop-group.js";
+import { LoopGroup } from "../../src/core/loop-group.js";
 import {
   LoopRunner,
   type LoopContext,
   type LoopState,
   type Runnable,
 } from "../../src/core/loop-runner.js";
-import { resolveLoopOptions, type LoopGroupOptions, type LoopOptions } from "../../src/options.js";
+import {
+  resolveLoopOptions,
+  type Hook,
+  type LoopGroupOptions,
+  type LoopOptions,
+} from "../../src/index.js";
 import { useFakeClock } from "../helpers/clock.js";
 import { deferred, forever } from "../helpers/deferred.js";
 import { recordingLogger } from "../helpers/logger.js";

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { LoopHealth } from "../../src/core/loop-health.js";
 import { LoopRunner, type LoopContext } from "../../src/core/loop-runner.js";
-import { resolveLoopOptions, type LoopOptions } from "../../src/options.js";
+import { resolveLoopOptions, type LoopOptions } from "../../src/index.js";
 import { useFakeClock } from "../helpers/clock.js";
 import { deferred, forever } from "../helpers/deferred.js";
 import { recordingLogger } from "../helpers/logger.js";

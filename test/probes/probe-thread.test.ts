@@ -3,7 +3,7 @@ import { expect } from "chai";
 import { createServer } from "node:net";
 import { ListenError, LoopGroup } from "../../src/index.js";
 import { LoopRunner } from "../../src/core/loop-runner.js";
-import { resolveLoopOptions } from "../../src/options.js";
+import { resolveLoopOptions } from "../../src/index.js";
 import { probe } from "../helpers/probe.js";
 
 const sleeper = (): LoopRunner =>

@@ -3,7 +3,7 @@ import { expect } from "chai";
 import { bootstrap, Loop, LoopGroup, type App, type LoopContext } from "../../src/index.js";
 import { LeaderGate } from "../../src/leader/gate.js";
 import { LoopRunner } from "../../src/core/loop-runner.js";
-import { resolveLoopOptions, type LoopOptions } from "../../src/options.js";
+import { resolveLoopOptions, type LoopOptions } from "../../src/index.js";
 import { compileSchedule } from "../../src/schedule/cron-schedule.js";
 import { useFakeClock } from "../helpers/clock.js";
 import { recordingLogger } from "../helpers/logger.js";

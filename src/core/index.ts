@@ -1,0 +1,46 @@
+/**
+ * The core, the door: decorators record, metadata reads, loop options (with
+ * deploy-time overrides) are resolved, `LoopRunner` runs one loop, and
+ * `LoopGroup` runs them together under one shutdown deadline.
+ */
+export { nextDelay, type BackoffOptions } from "./backoff.js";
+export {
+  HealthCheck,
+  HealthPort,
+  Loop,
+  OnShutdown,
+  OnStart,
+  type ClassDecoratorFor,
+  type MethodDecoratorFor,
+} from "./decorators.js";
+export {
+  GROUP_DEFAULTS,
+  resolvedGroupOptions,
+  type Hook,
+  type LoopGroupOptions,
+  type ResolvedGroupOptions,
+} from "./group-options.js";
+export { LoopGroup, type GroupDetails, type ShutdownResult } from "./loop-group.js";
+export {
+  LOOP_DEFAULTS,
+  resolveLoopOptions,
+  type LoopOptions,
+  type OnError,
+  type ResolvedLoopOptions,
+} from "./loop-options.js";
+export {
+  checkOverriddenLoops,
+  overriddenOptions,
+  readLoopOverrides,
+  type LoopOverrides,
+  type ResolvedLoopOverrides,
+} from "./loop-overrides.js";
+export {
+  LoopRunner,
+  type IterationObserver,
+  type LoopContext,
+  type LoopStats,
+  type Runnable,
+} from "./loop-runner.js";
+export type { LoopState } from "./loop-health.js";
+export { isDeclared, readDeclaration, type AnyClass, type ServiceDeclaration } from "./metadata.js";

@@ -1,0 +1,60 @@
+/**
+ * The `metrics` option (`true`, `false`, or a prom-client Registry) and the
+ * shape of loopgroup's series, declared without prom-client's types, which
+ * only `loadMetrics()` loads.
+ */
+import type { GroupDetails, IterationObserver } from "../core/index.js";
+import { ConfigurationError, messages } from "../errors.js";
+
+/**
+ * The part of a prom-client `Registry` loopgroup relies on. Pass your own
+ * Registry as `metrics` to serve your service's metrics from `/metrics` too.
+ * (Declared here, not imported from prom-client, so that loopgroup's types
+ * compile without the optional peer installed.)
+ *
+ * @example
+ * const registry = new Registry();
+ * await bootstrap(Worker, { metrics: registry });
+ */
+export interface MetricsRegistry {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
+/** True for what a prom-client Registry has that loopgroup uses. */
+export function isMetricsRegistry(value: unknown): value is MetricsRegistry {
+  const registry = value as Partial<MetricsRegistry> | null;
+  return (
+    typeof registry === "object" &&
+    registry !== null &&
+    typeof registry.metrics === "function" &&
+    typeof registry.contentType === "string"
+  );
+}
+
+/** Checks the `metrics` option of `bootstrap()`. */
+export function checkMetrics(value: unknown, where: string): false | true | MetricsRegistry {
+  if (value === undefined || value === false) return false;
+  if (value === true || isMetricsRegistry(value)) return value;
+  throw new ConfigurationError(
+    messages.badOption(where, "metrics", value, "true, false, or a prom-client Registry"),
+  );
+}
+
+/** One scrape: the body and its content type. */
+export interface MetricsAnswer {
+  readonly contentType: string;
+  readonly body: string;
+}
+
+/** loopgroup's series on one registry. */
+export interface LoopMetrics {
+  readonly registry: MetricsRegistry;
+  /** The iteration counters, histogram and last-success gauge of one loop (copy). */
+  observer(loop: string): IterationObserver;
+  /** Where states and check results are read at scrape time (never on the probe path). */
+  watch(source: () => GroupDetails): void;
+  /** `loopgroup_leader` and `loopgroup_leader_transitions_total` for one lease. */
+  leadership(lease: string): (isLeader: boolean) => void;
+  scrape(): Promise<MetricsAnswer>;
+}

@@ -1,0 +1,81 @@
+import { expect } from "chai";
+import { execFile } from "node:child_process";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../../../", import.meta.url));
+const depcruise = join(root, "node_modules/.bin/depcruise");
+
+/** Runs the import rules over `dir`'s src/: the exit code and the report. */
+function check(dir: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      depcruise,
+      ["src", "--config", ".dependency-cruiser.cjs"],
+      { cwd: dir },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
+        resolve({ code, output: stdout + stderr });
+      },
+    );
+  });
+}
+
+describe("import rules (npm run check:imports)", function () {
+  this.timeout(120_000);
+  let dir: string;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "loopgroup-imports-"));
+    await cp(join(root, "src"), join(dir, "src"), { recursive: true });
+    for (const file of [".dependency-cruiser.cjs", "tsconfig.json", "tsconfig.build.json"]) {
+      await cp(join(root, file), join(dir, file));
+    }
+  });
+
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  async function plant(file: string, line: string): Promise<void> {
+    const path = join(dir, file);
+    await writeFile(path, `${line}\n${await readFile(path, "utf8")}`);
+  }
+
+  it("passes on the tree as it is", async () => {
+    const { code, output } = await check(dir);
+    expect(output).to.contain("no dependency violations");
+    expect(code).to.equal(0);
+  });
+
+  it("fails on a planted cycle made of a type-only import", async () => {
+    // core imports probes; probes importing a core type closes a circle.
+    await plant(
+      "src/probes/health-check.ts",
+      'import type { LoopGroup } from "../core/index.js";\nexport type Planted = LoopGroup;',
+    );
+    const { code, output } = await check(dir);
+    expect(code).to.not.equal(0);
+    expect(output).to.contain("no-circular");
+  });
+
+  it("fails when a capability reaches past another's door", async () => {
+    await plant(
+      "src/metrics/index.ts",
+      'import { LoopRunner } from "../core/loop-runner.js";\nexport const planted = LoopRunner;',
+    );
+    const { code, output } = await check(dir);
+    expect(code).to.not.equal(0);
+    expect(output).to.contain("capability-door");
+  });
+
+  it("fails when a top-level module reaches past a door", async () => {
+    await plant(
+      "src/bootstrap.ts",
+      'import { HealthServer as Planted } from "./probes/health-server.js";\nvoid Planted;',
+    );
+    const { code, output } = await check(dir);
+    expect(code).to.not.equal(0);
+    expect(output).to.contain("top-level-through-doors");
+  });
+});
