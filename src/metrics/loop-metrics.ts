@@ -3,8 +3,8 @@
  * new one with prom-client's default metrics. Loaded with a dynamic import
  * only when metrics are on, so an app without them never loads prom-client.
  */
-import type { GroupDetails, IterationObserver, LoopState } from "../core/index.js";
-import type { LoopMetrics, MetricsAnswer, MetricsRegistry } from "./metrics-options.js";
+import type { GroupDetails, LoopState } from "../core/index.js";
+import type { LoopMetrics, MetricsRegistry } from "./metrics-options.js";
 import type * as PromClientModule from "prom-client";
 
 /**
