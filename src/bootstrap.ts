@@ -5,15 +5,19 @@
 import { resolveBootstrapOptions, type BootstrapOptions } from "./bootstrap-options.js";
 import {
   checkOverriddenLoops,
-  isDeclared,
+  declaredHealthPorts,
+  discover,
   LoopGroup,
   LoopRunner,
+  methodOf,
+  nameOf,
   overriddenOptions,
-  readDeclaration,
   resolvedGroupOptions,
-  type AnyClass,
+  uniqueOrThrow,
+  where,
   type Hook,
   type LoopContext,
+  type Service,
   type ServiceDeclaration,
   type ShutdownResult,
 } from "./core/index.js";
@@ -33,14 +37,10 @@ import {
   type LoopMetrics,
   type MetricsRegistry,
 } from "./metrics/index.js";
-import type { DeclaredHealthPort, HealthServerAddress } from "./probes/index.js";
+import type { HealthServerAddress } from "./probes/index.js";
 import { claimProcess, exitProcess, installProcessHandlers } from "./process.js";
 
-/** A class whose instances are services: constructed by bootstrap with `new`. */
-export type ServiceClass = new () => object;
-
-/** A service: a decorated class, or an instance of one (to pass dependencies yourself). */
-export type Service = ServiceClass | object;
+export type { Service, ServiceClass } from "./core/index.js";
 
 /**
  * The running app.
@@ -59,63 +59,6 @@ export interface App {
   shutdown(reason?: string): Promise<ShutdownResult>;
   /** Settles when the app has fully stopped and its process handlers are removed. */
   readonly done: Promise<ShutdownResult>;
-}
-
-interface Discovered {
-  readonly instance: object;
-  readonly className: string;
-  readonly declaration: ServiceDeclaration;
-}
-
-type Method = (this: object, ...args: unknown[]) => unknown;
-
-function methodOf(instance: object, method: string | symbol): Method {
-  return (instance as Record<string | symbol, Method>)[method] as Method;
-}
-
-function discover(services: Service | readonly Service[]): Discovered[] {
-  const list: readonly unknown[] = Array.isArray(services) ? services : [services];
-  if (list.length === 0) throw new ConfigurationError(messages.noServices());
-  return list.map((service) => {
-    let target: AnyClass;
-    let instance: object;
-    if (typeof service === "function") {
-      target = service as AnyClass;
-      if (!isDeclared(target))
-        throw new ConfigurationError(messages.noLoops(target.name || "<anonymous>"));
-      if (service.length > 0)
-        throw new ConfigurationError(messages.constructorArguments(target.name, service.length));
-      instance = new (service as ServiceClass)();
-    } else if (
-      typeof service === "object" &&
-      service !== null &&
-      typeof service.constructor === "function"
-    ) {
-      target = service.constructor as AnyClass;
-      if (!isDeclared(target)) throw new ConfigurationError(messages.notAService(service));
-      instance = service;
-    } else {
-      throw new ConfigurationError(messages.notAService(service));
-    }
-    return { instance, className: target.name, declaration: readDeclaration(target) };
-  });
-}
-
-function declaredHealthPorts(found: readonly Discovered[]): DeclaredHealthPort[] {
-  return found.flatMap(({ className, declaration }) =>
-    declaration.healthPort === undefined ? [] : [{ ...declaration.healthPort, owner: className }],
-  );
-}
-
-function uniqueOrThrow(kind: string, entries: readonly { name: string; where: string }[]): void {
-  const seen = new Map<string, string>();
-  for (const { name, where } of entries) {
-    const first = seen.get(name);
-    if (first !== undefined) {
-      throw new ConfigurationError(messages.duplicateName(kind, name, [first, where]));
-    }
-    seen.set(name, where);
-  }
 }
 
 interface Built {
@@ -148,13 +91,6 @@ function build(
   }
   const metrics = resolved.metrics === false ? undefined : loadedMetrics(resolved.metrics);
   const logger = resolved.logger === false ? silentLogger : (resolved.logger ?? stderrLogger());
-  // Named after the class bootstrapped, not the base class that declared the method.
-  const where = (className: string, method: string | symbol): string =>
-    `${className}.${String(method)}`;
-  const nameOf = (
-    className: string,
-    d: { method: string | symbol; nameGiven: boolean; options: { name: string } },
-  ): string => (d.nameGiven ? d.options.name : where(className, d.method));
 
   // A service may hold only hooks or checks (the owner of a shared connection), as long as the app has a loop.
   const declaredLoops = found.flatMap(({ instance, className, declaration }) =>

@@ -5,6 +5,17 @@
  */
 export { nextDelay, type BackoffOptions } from "./backoff.js";
 export {
+  declaredHealthPorts,
+  discover,
+  methodOf,
+  nameOf,
+  uniqueOrThrow,
+  where,
+  type Discovered,
+  type Service,
+  type ServiceClass,
+} from "./discovery.js";
+export {
   HealthCheck,
   HealthPort,
   Loop,

@@ -8,11 +8,9 @@ import { errorMessage, type Logger } from "../logger.js";
 import {
   CachedHealthCheck,
   checkedServerOptions,
-  createProbeState,
   HealthServer,
-  loadProbeThread,
   PHASE,
-  ProbeStateWriter,
+  type ProbeStateWriter,
   SERVER_LIMITS,
   type HealthServerAddress,
 } from "../probes/index.js";
@@ -23,9 +21,16 @@ import {
   type LoopGroupOptions,
   type ResolvedGroupOptions,
 } from "./group-options.js";
+import {
+  hookReserve,
+  runShutdownHooks,
+  runStartHook,
+  type StopOutcome,
+} from "./lifecycle-hooks.js";
 import { LoopHealth } from "./loop-health.js";
+import { mirrorToProbeThread, type ProbeServer } from "./probe-mirror.js";
 import { LoopRunner, type LoopState, type LoopStats, type Runnable } from "./loop-runner.js";
-import { deadline, now, sleep, startTimer, type Deadline } from "../time.js";
+import { deadline, now, sleep, type Deadline } from "../time.js";
 
 /**
  * How a shutdown ended.
@@ -53,13 +58,6 @@ export interface GroupDetails {
   readonly leader?: object;
   /** Event-loop delay since the last read, with probes on (`monitorEventLoopDelay`). */
   readonly eventLoop?: { readonly delayMaxMs: number; readonly delayP99Ms: number };
-}
-
-/** What LoopGroup needs of a probe server, on the main thread or in a worker thread. */
-interface ProbeServer {
-  readonly address: HealthServerAddress | null;
-  start(): Promise<void>;
-  stop(grace: number): Promise<void>;
 }
 
 type Phase = "created" | "starting" | "running" | "stopping" | "stopped";
@@ -255,61 +253,18 @@ export class LoopGroup {
     if (phase === "running") this.refreshProbeChecks?.();
   }
 
-  /**
-   * Thread mode: the probe thread answers from shared memory, which this
-   * thread keeps current: every lifecycle change is written as it happens,
-   * and a heartbeat (with the health checks' and hand-written Runnables'
-   * results) every `heartbeatEvery` ms tells the thread this event loop turns.
-   */
+  /** Thread mode: the probe thread, answering from memory this thread keeps current (probe-mirror.ts). */
   private async startProbeThread(
     probes: NonNullable<ResolvedGroupOptions["health"]>,
   ): Promise<void> {
-    const ProbeThread = await loadProbeThread();
-    const writer = new ProbeStateWriter(createProbeState());
-    this.probeState = writer;
-    const publish = (): void => {
-      const stallAt = this.health.earliestStall();
-      writer.loops(
-        this.health.size,
-        this.health.working,
-        stallAt === undefined ? undefined : performance.timeOrigin + stallAt,
-      );
-    };
-    this.health.onChange = publish;
-    publish();
-    writer.phase(PHASE[this.phase], this.startupComplete);
-    const heartbeatEvery = Math.max(
-      10,
-      Math.min(500, Math.floor(probes.eventLoopStallTimeout / 4)),
-    );
-    let stopped = false;
-    let cancel: () => void = () => undefined;
-    // Not ready before every health check has answered once, as a main-thread probe would ask them.
-    writer.checks(this.checks.length === 0);
-    this.refreshProbeChecks = () => {
-      if (this.checks.length === 0 || this.phase !== "running") return;
-      void Promise.all(this.checks.map((c) => c.evaluate())).then((results) =>
-        writer.checks(results.every(Boolean)),
-      );
-    };
-    const beat = (): void => {
-      if (stopped) return;
-      writer.heartbeat();
-      writer.foreign(this.foreignWorking(), this.foreignReports("stalled"));
-      this.refreshProbeChecks?.();
-      cancel = startTimer(beat, heartbeatEvery);
-    };
-    beat();
-    this.stopMirroring = () => {
-      stopped = true;
-      cancel();
-    };
-    const thread = new ProbeThread({
-      host: probes.host,
-      port: probes.port,
-      state: writer.buffer,
-      eventLoopStallTimeout: probes.eventLoopStallTimeout,
-      heartbeatEvery,
+    const mirror = await mirrorToProbeThread(probes, {
+      health: this.health,
+      checks: this.checks,
+      phase: () => PHASE[this.phase],
+      startupComplete: () => this.startupComplete,
+      running: () => this.phase === "running",
+      foreignWorking: () => this.foreignWorking(),
+      foreignStalled: () => this.foreignReports("stalled"),
       details: () => this.details(),
       metrics: this.metrics,
       logger: this.logger,
@@ -318,11 +273,14 @@ export class LoopGroup {
         void this.shutdown("error");
       },
     });
-    this.server = thread;
+    this.probeState = mirror.writer;
+    this.refreshProbeChecks = mirror.refreshChecks;
+    this.stopMirroring = mirror.stop;
+    this.server = mirror.thread;
     try {
-      await thread.start();
+      await mirror.thread.start();
     } catch (error) {
-      this.stopMirroring();
+      mirror.stop();
       throw error;
     }
   }
@@ -458,7 +416,7 @@ export class LoopGroup {
         await sleep(this.drainDelay, loopsBudget.signal);
       }
       await this.stopLoops(loopsBudget, outcome);
-      if (startedWell) await this.runShutdownHooks(budget, outcome);
+      if (startedWell) await runShutdownHooks(this.onShutdown, budget, outcome, this.logger);
     } catch (error) {
       outcome.unclean = true;
       this.logger.error({ error: errorMessage(error) }, "shutdown step failed");
@@ -514,51 +472,7 @@ export class LoopGroup {
     outcome.timedOut.push(...stubborn);
     this.logger.warn({ loops: stubborn }, "loops still running at the shutdown deadline");
   }
-
-  /** Runs the `onShutdown` hooks in order with what is left of the budget. */
-  private async runShutdownHooks(budget: Deadline, outcome: StopOutcome): Promise<void> {
-    for (const hook of this.onShutdown) {
-      if (budget.expired) {
-        outcome.unclean = true; // skipped for lack of budget: not "timed out", but not clean either
-        this.logger.warn({ hook: hook.name }, "@OnShutdown hook skipped: shutdown deadline passed");
-        continue;
-      }
-      const ran = await budget.race(runShutdownHook(hook));
-      if (!ran.settled) {
-        outcome.timedOut.push(hook.name);
-        this.logger.warn(
-          { hook: hook.name },
-          "@OnShutdown hook still running at the shutdown deadline",
-        );
-      } else if (ran.failed) {
-        outcome.failed.push(hook.name);
-        this.logger.error(
-          { hook: hook.name, error: errorMessage(ran.error) },
-          "@OnShutdown hook failed",
-        );
-      }
-    }
-  }
 }
-
-/** What the steps of a shutdown found, on top of the loops that ended failed. */
-interface StopOutcome {
-  readonly timedOut: string[];
-  readonly failed: string[];
-  /** A failed start or a skipped hook: not clean, though nothing timed out or failed by name. */
-  unclean: boolean;
-}
-
-/**
- * The share of the budget kept for `onShutdown` hooks, so that a loop that
- * ignores its abort cannot leave them no time: a fifth, at most 5 s, and
- * nothing when there is no hook.
- */
-export function hookReserve(shutdownTimeout: number, hooks: number): number {
-  return hooks === 0 ? 0 : Math.min(HOOK_RESERVE_MAX, Math.floor(shutdownTimeout / 5));
-}
-
-const HOOK_RESERVE_MAX = 5_000;
 
 /** A hand-written Runnable's own word on its state; a getter that throws counts as failed. */
 function reportedState(loop: Runnable): LoopState {
@@ -567,22 +481,6 @@ function reportedState(loop: Runnable): LoopState {
   } catch {
     return "failed";
   }
-}
-
-/** Runs an `@OnStart` hook, turning a throw into a StartupError that names it. */
-async function runStartHook(hook: Hook): Promise<void> {
-  try {
-    await hook.run();
-  } catch (error) {
-    throw new StartupError(messages.startupFailed(hook.name, errorMessage(error)), {
-      cause: error,
-    });
-  }
-}
-
-/** Runs an `@OnShutdown` hook; a synchronous throw becomes a rejection. */
-async function runShutdownHook(hook: Hook): Promise<void> {
-  await hook.run();
 }
 
 function stopQuietly(loop: Runnable, logger: Logger): void {

@@ -1,0 +1,85 @@
+/**
+ * What a loop and its runner show the outside: the context a loop method
+ * receives, the Runnable pair LoopGroup runs, the counters `?verbose`
+ * shows, and what a LoopRunner is built with.
+ */
+import type { LeaderGate } from "../leader/index.js";
+import type { Logger } from "../logger.js";
+import type { LoopState } from "./loop-health.js";
+
+/**
+ * What a loop method receives on every call.
+ *
+ * @example
+ * \@Loop() async work(ctx: LoopContext) {
+ *   for (const job of await queue.take({ signal: ctx.signal })) { await run(job); ctx.heartbeat(); }
+ * }
+ */
+export interface LoopContext {
+  /** The loop's name, `ClassName.methodName` unless set. */
+  readonly name: string;
+  /** 1 on the first call. */
+  readonly iteration: number;
+  /**
+   * Aborted when shutdown begins (or the loop is stopped): pass it to I/O so
+   * waits end promptly. A fresh one each iteration, created when first read,
+   * so listeners added to it never pile up across iterations.
+   */
+  readonly signal: AbortSignal;
+  /** Which copy of the loop this is under `concurrency`, 1 to n (always 1 without it). */
+  readonly worker: number;
+  /** Says "still making progress" inside a long iteration (see `stallTimeout`). */
+  heartbeat(): void;
+  /** Resolves after `ms`, or at once when `signal` aborts. Never rejects. */
+  sleep(ms: number): Promise<void>;
+  /** No further iterations: the loop completes after this one. */
+  stop(): void;
+}
+
+/**
+ * Anything a LoopGroup can run: a pair of `run()` (resolves when finished,
+ * rejects to take the whole group down) and `stop()` (finish soon).
+ *
+ * @example
+ * const consumer: Runnable = {
+ *   name: "consumer", state: "idle",
+ *   run: () => consumeUntilAborted(controller.signal),
+ *   stop: () => controller.abort(),
+ * };
+ */
+export interface Runnable {
+  readonly name: string;
+  readonly state: LoopState;
+  run(): Promise<void>;
+  stop(): void;
+}
+
+/** Counters of a loop, as shown by `?verbose`. */
+export interface LoopStats {
+  readonly state: LoopState;
+  readonly iterations: number;
+  readonly errors: number;
+  readonly lastError?: string;
+  /** A scheduled loop's next scheduled time (ISO 8601), while it is known. */
+  readonly nextRun?: string;
+}
+
+/** Told of every iteration's end: the metrics binding, when metrics are on. */
+export interface IterationObserver {
+  iterationEnded(seconds: number, ok: boolean): void;
+  /** Scheduled times skipped because the previous iteration still ran. */
+  skipped?(count: number): void;
+}
+
+/** What a LoopRunner needs besides its options. */
+export interface LoopRunnerDependencies {
+  readonly logger?: Logger;
+  /** Source of jitter in `[0, 1)`; `Math.random` unless a test pins it. */
+  readonly random?: () => number;
+  /** Which copy this is under `concurrency` (`ctx.worker`); default 1. */
+  readonly worker?: number;
+  /** Told of each iteration's duration and result; none unless metrics are on. */
+  readonly observer?: IterationObserver;
+  /** For a singleton loop: open while this replica holds the Lease. */
+  readonly gate?: LeaderGate;
+}

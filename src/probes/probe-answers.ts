@@ -1,0 +1,205 @@
+/**
+ * The probe answers: routes, statuses and bodies, one copy for the
+ * HealthServer, the probe thread (which runs a HealthServer) and
+ * `app.probeHandler` on a server the user already runs.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+/** A probe's verdict: true is 200 healthy, false is 503 unhealthy. */
+export type ProbeCheck = () => boolean | Promise<boolean>;
+
+/** What the probe paths answer from. */
+export interface ProbeRoutes {
+  /** `/health/ready`; default always true. */
+  readinessCheck?: ProbeCheck;
+  /** `/health/live`; default always true. */
+  livenessCheck?: ProbeCheck;
+  /** `/health/startup`; default always true. */
+  startupCheck?: ProbeCheck;
+  /** Extra fields merged into `?verbose` answers (sync, or a promise the answer waits for). */
+  details?: () => object | Promise<object>;
+  /** Serves `GET /metrics` with what it resolves to (Prometheus text); no `/metrics` without it. */
+  metrics?: () => Promise<{ readonly contentType: string; readonly body: string }>;
+}
+
+function jsonHeaders(body: Buffer): Record<string, string | number> {
+  return {
+    "Content-Type": "application/json",
+    "Cache-Control": "no-store",
+    "Content-Length": body.length,
+  };
+}
+
+function fixed(status: number, text: string, extra: Record<string, string> = {}) {
+  const body = Buffer.from(text);
+  return { status, body, headers: { ...jsonHeaders(body), ...extra } };
+}
+
+const HEALTHY = fixed(200, '{"status":"healthy"}');
+const UNHEALTHY = fixed(503, '{"status":"unhealthy"}');
+export const NOT_FOUND = fixed(404, '{"status":"not found"}');
+export const NOT_ALLOWED = fixed(405, '{"status":"method not allowed"}', {
+  Allow: "GET, HEAD",
+  Connection: "close",
+});
+export const NO_HOST = fixed(400, '{"status":"bad request"}', { Connection: "close" });
+const METRICS_FAILED = fixed(500, '{"status":"metrics failed"}');
+
+/** Whole responses written straight to a socket the HTTP parser gave up on: JSON like every other answer. */
+export const HEADERS_TOO_LARGE = rawAnswer(
+  "431 Request Header Fields Too Large",
+  "request header fields too large",
+);
+export const REQUEST_TIMEOUT = rawAnswer("408 Request Timeout", "request timeout");
+export const BAD_REQUEST = rawAnswer("400 Bad Request", "bad request");
+
+function rawAnswer(statusLine: string, status: string): string {
+  const body = JSON.stringify({ status });
+  return (
+    `HTTP/1.1 ${statusLine}\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n` +
+    `Connection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
+}
+
+/** A whole answer: status, headers and body. */
+export type Answer = typeof HEALTHY;
+
+/** Reads the path of a request target: origin-form or absolute-form, without the query. */
+function pathOf(target: string, queryAt: number): string {
+  const path = queryAt === -1 ? target : target.slice(0, queryAt);
+  if (path.charCodeAt(0) === 47 /* "/" */) return path;
+  const schemeEnd = path.indexOf("://");
+  if (schemeEnd === -1) return path;
+  const slash = path.indexOf("/", schemeEnd + 3);
+  return slash === -1 ? "/" : path.slice(slash);
+}
+
+function wantsVerbose(query: string): boolean {
+  const value = new URLSearchParams(query).get("verbose");
+  return value !== null && value !== "0" && value !== "false";
+}
+
+/** Writes a whole answer, unless the response is gone or already answered. */
+export function send(response: ServerResponse, answer: Answer, head: boolean): void {
+  if (response.destroyed || response.headersSent) return;
+  response.writeHead(answer.status, answer.headers);
+  response.end(head ? undefined : answer.body);
+}
+
+/** Answers the probe paths from the checks it is handed. */
+export class ProbeAnswers {
+  private readonly routes: ReadonlyMap<string, ProbeCheck>;
+  private readonly details: ProbeRoutes["details"];
+  private readonly metrics: ProbeRoutes["metrics"];
+  /** The server's idle-socket timeout, paused while a probe waits on a slow check; none on a user's server. */
+  private readonly idleSocketTimeout: number | undefined;
+
+  constructor(routes: ProbeRoutes, idleSocketTimeout?: number) {
+    this.idleSocketTimeout = idleSocketTimeout;
+    const always: ProbeCheck = () => true;
+    this.routes = new Map([
+      ["/health/live", routes.livenessCheck ?? always],
+      ["/health/ready", routes.readinessCheck ?? always],
+      ["/health/startup", routes.startupCheck ?? always],
+    ]);
+    this.details = routes.details;
+    this.metrics = routes.metrics;
+  }
+
+  /**
+   * Answers a request for a probe path (or `/metrics` when metrics are on)
+   * and returns true; returns false, writing nothing, for any other path.
+   */
+  handle(request: IncomingMessage, response: ServerResponse): boolean {
+    const target = request.url ?? "/";
+    const queryAt = target.indexOf("?");
+    const path = pathOf(target, queryAt);
+    const check = this.routes.get(path);
+    const metrics = check === undefined && path === "/metrics" && this.metrics !== undefined;
+    if (check === undefined && !metrics) return false;
+    const head = request.method === "HEAD";
+    if (!head && request.method !== "GET") {
+      send(response, NOT_ALLOWED, false);
+      return true;
+    }
+    if (request.headers.host === undefined && request.httpVersionMinor === 1) {
+      send(response, NO_HOST, head); // HTTP/1.1 requires Host (RFC 9112, 3.2)
+      return true;
+    }
+    if (check === undefined) {
+      this.scrape(response, head);
+      return true;
+    }
+    const verbose = queryAt !== -1 && wantsVerbose(target.slice(queryAt + 1));
+    let verdict: boolean | Promise<boolean>;
+    try {
+      verdict = check();
+    } catch {
+      verdict = false;
+    }
+    if (typeof verdict === "boolean") {
+      this.answer(response, verdict, verbose, head);
+      return true;
+    }
+    // The idle-socket timeout must not cut a probe that waits on a slow check (which has its own timeout).
+    const socket = request.socket;
+    const idle = this.idleSocketTimeout;
+    if (idle !== undefined) socket.setTimeout(0);
+    const reply = (ok: boolean): void => {
+      if (idle !== undefined && !socket.destroyed) socket.setTimeout(idle);
+      this.answer(response, ok, verbose, head);
+    };
+    verdict.then(
+      (ok) => reply(ok === true),
+      () => reply(false),
+    );
+    return true;
+  }
+
+  /** `/metrics`: a scrape, never a probe; it changes no probe's answer. */
+  private scrape(response: ServerResponse, head: boolean): void {
+    const metrics = this.metrics;
+    if (metrics === undefined) return;
+    metrics().then(
+      ({ contentType, body }) => {
+        const bytes = Buffer.from(body);
+        send(
+          response,
+          {
+            status: 200,
+            body: bytes,
+            headers: {
+              "Content-Type": contentType,
+              "Cache-Control": "no-store",
+              "Content-Length": bytes.length,
+            },
+          },
+          head,
+        );
+      },
+      () => send(response, METRICS_FAILED, head),
+    );
+  }
+
+  private answer(response: ServerResponse, ok: boolean, verbose: boolean, head: boolean): void {
+    if (!verbose) return send(response, ok ? HEALTHY : UNHEALTHY, head);
+    let extra: object | Promise<object> = {};
+    try {
+      extra = this.details?.() ?? {};
+    } catch {
+      // Detail is best effort; the verdict still answers.
+    }
+    if (!(extra instanceof Promise)) return this.verbose(response, ok, extra, head);
+    (extra as Promise<object>).then(
+      (found: object) => this.verbose(response, ok, found, head),
+      () => this.verbose(response, ok, {}, head),
+    );
+  }
+
+  private verbose(response: ServerResponse, ok: boolean, extra: object, head: boolean): void {
+    const status = ok ? "healthy" : "unhealthy";
+    // The verdict's status always wins over a "status" key in the details.
+    const body = Buffer.from(JSON.stringify(Object.assign({ status }, extra, { status })));
+    send(response, { status: ok ? 200 : 503, body, headers: jsonHeaders(body) }, head);
+  }
+}
