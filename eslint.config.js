@@ -9,6 +9,7 @@ export default tseslint.config(
       "dist/**",
       "coverage/**",
       "eslint.config.js",
+      ".dependency-cruiser.cjs",
       "scripts/**",
       "src/probes/thread-source.generated.ts",
     ],
