@@ -389,7 +389,10 @@ export class LeaderElector {
     const status = api?.status ?? 0;
     const reason = api?.reason ?? "";
     const request = api?.request || `${method} Lease ${namespace}/${lease}`.trim();
-    const detail = error === TIMED_OUT ? `no answer within ${callTimeout} ms` : errorMessage(error);
+    const detail =
+      error === TIMED_OUT
+        ? `no answer within ${callTimeout} ms`
+        : (api?.message ?? errorMessage(error));
     this.lastError =
       status > 0 ? `${status} ${reason || "Error"}: ${detail}` : `no answer: ${detail}`;
     const at = now();
