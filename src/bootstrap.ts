@@ -262,6 +262,12 @@ export async function bootstrap(
     throw error;
   }
   const { group, logger } = built;
+  // The elector ends before done settles: no Lease call in flight, no socket to the API server left,
+  // and an acquire that landed during shutdown already released.
+  const settled = group.done.then(async (result) => {
+    await built.leadership?.elector?.close();
+    return result;
+  });
   const uninstall = installProcessHandlers({
     signals: built.signals,
     exit: built.exit,
@@ -269,9 +275,9 @@ export async function bootstrap(
     hardExitAfter: built.shutdownTimeout + HARD_EXIT_MARGIN,
     shutdown: (reason) => group.shutdown(reason),
     stopping: group.stopping,
-    done: group.done,
+    done: settled,
   });
-  const done = group.done.then((result) => {
+  const done = settled.then((result) => {
     uninstall();
     release();
     return result;

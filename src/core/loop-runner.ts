@@ -139,18 +139,29 @@ export class LoopRunner implements Runnable {
   /** How a singleton loop follows the gate. */
   private gateListener(): GateListener {
     return {
-      opened: () => this.gateOpened?.(),
+      opened: (continued) => {
+        // Our own Lease taken back before anyone else held it: the running iteration is covered again.
+        if (continued) this.cancelFault();
+        this.gateOpened?.();
+      },
       closed: (faultAt) => {
         if (this.inIteration) {
           this.leadershipLost = true;
           this.controller?.abort(this.lostReason());
-          if (faultAt !== undefined) {
+          // An earlier holding's fault clock, still armed, comes first: each holding keeps its own.
+          if (faultAt !== undefined && this.cancelFaultTimer === undefined) {
             this.cancelFaultTimer = startTimer(() => this.leadershipFault(), faultAt - now());
           }
         }
         this.waiter.endWait(); // an interval or backoff wait ends: the loop goes to standby now
       },
     };
+  }
+
+  /** Disarms the leadership fault clock, if armed. */
+  private cancelFault(): void {
+    this.cancelFaultTimer?.();
+    this.cancelFaultTimer = undefined;
   }
 
   /** A singleton iteration still running when another replica may lead: a fault. */
@@ -281,15 +292,12 @@ export class LoopRunner implements Runnable {
       let failure: { error: unknown } | undefined;
       try {
         if (this.gate === undefined) await this.body(this.context);
-        else await this.singletonIteration();
+        else await this.singletonIteration(this.gate);
       } catch (error) {
         failure = { error };
       }
       this.endIteration();
-      if (this.cancelFaultTimer !== undefined) {
-        this.cancelFaultTimer();
-        this.cancelFaultTimer = undefined;
-      }
+      this.cancelFault();
       const lost = this.leadershipLost;
       this.leadershipLost = false;
       if (failure !== undefined && this.faultFired) {
@@ -417,10 +425,22 @@ export class LoopRunner implements Runnable {
   }
 
   /** A singleton iteration, raced against the leadership fault (see leadershipFault). */
-  private async singletonIteration(): Promise<void> {
+  private async singletonIteration(gate: LeaderGate): Promise<void> {
+    // The gate counts the body until it settles, even past a fault: the Lease is
+    // released only once no singleton iteration runs at all.
+    gate.enter();
+    let work: Promise<unknown>;
+    try {
+      work = Promise.resolve(this.body(this.context));
+    } catch (error) {
+      gate.leave();
+      throw error;
+    }
+    const leave = (): void => gate.leave();
+    work.then(leave, leave);
     const fault = new Promise<never>((_, reject) => (this.rejectFault = reject));
     try {
-      await Promise.race([this.body(this.context), fault]);
+      await Promise.race([work, fault]);
     } finally {
       this.rejectFault = undefined;
     }

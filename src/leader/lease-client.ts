@@ -5,8 +5,9 @@
  * its file on every call, since projected tokens rotate) and CA.
  */
 import { readFileSync } from "node:fs";
-import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpRequest, STATUS_CODES } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { startTimer } from "../time.js";
 import { fromSpec, toSpec, type LeaseRecord } from "./record.js";
 
 /** Where the service account's files are mounted in a pod. */
@@ -27,6 +28,8 @@ export class LeaseApiError extends Error {
     readonly status: number,
     /** The Kubernetes Status reason, such as "Conflict" or "AlreadyExists". */
     readonly reason: string,
+    /** The request, such as `GET /apis/coordination.k8s.io/v1/namespaces/jobs/leases/report`. */
+    readonly request: string = "",
   ) {
     super(message);
   }
@@ -34,7 +37,11 @@ export class LeaseApiError extends Error {
 
 /** How to reach the API server. */
 export interface ApiEndpoint {
-  /** `http://127.0.0.1:8001` (kubectl proxy, tests) or `https://host:port` in a cluster. */
+  /**
+   * `http://127.0.0.1:8001` (kubectl proxy, tests) or `https://host:port` in a
+   * cluster; a path prefix (`https://rancher.example/k8s/clusters/c-1`) is kept
+   * in front of every request path. No trailing slash.
+   */
   readonly url: string;
   /** Read before every call; undefined for none. */
   readonly token: () => string | undefined;
@@ -65,7 +72,11 @@ export function inClusterEndpoint(env: NodeJS.ProcessEnv): ApiEndpoint | undefin
   };
 }
 
-/** GET, POST and PUT of one Lease, each bounded by `timeoutMs`. */
+/**
+ * GET, POST and PUT of one Lease, each bounded as a whole (connect, headers
+ * and body) by `timeoutMs`, its socket destroyed when the time passes or when
+ * the call's `signal` aborts.
+ */
 export class LeaseClient {
   private readonly path: string;
   private readonly collection: string;
@@ -81,35 +92,40 @@ export class LeaseClient {
   }
 
   /** The Lease, or undefined when it does not exist (404). */
-  async get(): Promise<LeaseRead | undefined> {
-    const answer = await this.call("GET", this.path);
-    if (answer.status === 404) return undefined;
+  async get(signal?: AbortSignal): Promise<LeaseRead | undefined> {
+    const answer = await this.call("GET", this.path, undefined, signal);
+    // A 404 Status for the Lease itself; any other 404 (a wrong apiServer path) is an error.
+    if (answer.status === 404 && isLeaseNotFound(answer.body)) return undefined;
     return this.read(answer, 200);
   }
 
   /** Creates the Lease; a LeaseApiError with reason AlreadyExists when another replica was first. */
-  async create(record: LeaseRecord): Promise<LeaseRead> {
+  async create(record: LeaseRecord, signal?: AbortSignal): Promise<LeaseRead> {
     const body = {
       apiVersion: "coordination.k8s.io/v1",
       kind: "Lease",
       metadata: { name: this.name, namespace: this.namespace },
       spec: toSpec(record),
     };
-    return this.read(await this.call("POST", this.collection, body), 201);
+    return this.read(await this.call("POST", this.collection, body, signal), 201);
   }
 
   /** Replaces the Lease's spec, carrying the resourceVersion last read (409 Conflict when stale). */
-  async update(record: LeaseRecord, resourceVersion: string): Promise<LeaseRead> {
+  async update(
+    record: LeaseRecord,
+    resourceVersion: string,
+    signal?: AbortSignal,
+  ): Promise<LeaseRead> {
     const body = {
       apiVersion: "coordination.k8s.io/v1",
       kind: "Lease",
       metadata: { name: this.name, namespace: this.namespace, resourceVersion },
       spec: toSpec(record),
     };
-    return this.read(await this.call("PUT", this.path, body), 200);
+    return this.read(await this.call("PUT", this.path, body, signal), 200);
   }
 
-  private read(answer: { status: number; body: unknown }, ok: number): LeaseRead {
+  private read(answer: Answer, ok: number): LeaseRead {
     const body = answer.body as {
       metadata?: { resourceVersion?: string };
       spec?: Record<string, unknown>;
@@ -120,7 +136,8 @@ export class LeaseClient {
       throw new LeaseApiError(
         `${body?.message ?? `HTTP ${answer.status}`} (Lease ${this.namespace}/${this.name})`,
         answer.status,
-        body?.reason ?? "",
+        body?.reason || (STATUS_CODES[answer.status] ?? "").replace(/ /g, ""),
+        answer.request,
       );
     }
     return { record: fromSpec(body.spec), resourceVersion: body.metadata?.resourceVersion ?? "" };
@@ -129,9 +146,11 @@ export class LeaseClient {
   private call(
     method: string,
     path: string,
-    payload?: unknown,
-  ): Promise<{ status: number; body: unknown }> {
-    const url = new URL(path, this.endpoint.url);
+    payload: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<Answer> {
+    const url = new URL(`${this.endpoint.url}${path}`);
+    const request = `${method} ${url.pathname}`;
     const data = payload === undefined ? undefined : Buffer.from(JSON.stringify(payload));
     const token = this.endpoint.token();
     const headers: Record<string, string | number> = { Accept: "application/json" };
@@ -142,30 +161,59 @@ export class LeaseClient {
     }
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
-      const req = send(
-        url,
-        { method, headers, ca: this.endpoint.ca, timeout: this.timeoutMs, agent: false },
-        (res: IncomingMessage) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (chunk: Buffer) => chunks.push(chunk));
-          res.on("error", (error) => reject(new LeaseApiError(error.message, 0, "")));
-          res.on("end", () => {
-            const text = Buffer.concat(chunks).toString("utf8");
-            let body: unknown;
-            try {
-              body = text ? JSON.parse(text) : undefined;
-            } catch {
-              body = { message: text.slice(0, 200) };
-            }
-            resolve({ status: res.statusCode ?? 0, body });
-          });
-        },
-      );
-      req.on("timeout", () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
-      req.on("error", (error) =>
-        reject(new LeaseApiError(`${method} ${url.pathname}: ${error.message}`, 0, "")),
-      );
+      let settled = false;
+      const finish = (outcome: () => void): void => {
+        if (settled) return;
+        settled = true;
+        clear();
+        signal?.removeEventListener("abort", onAbort);
+        outcome();
+      };
+      const fail = (message: string): void =>
+        finish(() => reject(new LeaseApiError(`${request}: ${message}`, 0, "", request)));
+      const req = send(url, { method, headers, ca: this.endpoint.ca, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("error", (error) => fail(error.message));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let body: unknown;
+          try {
+            body = text ? JSON.parse(text) : undefined;
+          } catch {
+            body = { message: text.slice(0, 200) };
+          }
+          finish(() => resolve({ status: res.statusCode ?? 0, body, request }));
+        });
+      });
+      // The whole call, not the socket's idle time: a server that trickles bytes cannot hold it.
+      const clear = startTimer(() => {
+        fail(`no answer within ${this.timeoutMs} ms`);
+        req.destroy();
+      }, this.timeoutMs);
+      const onAbort = (): void => {
+        fail("abandoned");
+        req.destroy();
+      };
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
+      req.on("error", (error) => fail(error.message));
       req.end(data);
     });
   }
+}
+
+/** An answer as read off the wire, with the request it answers. */
+interface Answer {
+  readonly status: number;
+  readonly body: unknown;
+  readonly request: string;
+}
+
+/** True for the API server's NotFound Status of a Lease (not a 404 from a wrong path). */
+function isLeaseNotFound(body: unknown): boolean {
+  const status = body as { reason?: unknown; details?: { kind?: unknown } } | undefined;
+  return status?.reason === "NotFound" && status.details?.kind !== undefined
+    ? status.details.kind === "leases"
+    : status?.reason === "NotFound";
 }

@@ -25,7 +25,11 @@ export interface LeaderElectionOptions {
   renewDeadline?: number;
   /** ms; default 2 000. */
   retryPeriod?: number;
-  /** Default: in-cluster (KUBERNETES_SERVICE_HOST/PORT, token and CA); `http://127.0.0.1:8001` for kubectl proxy. */
+  /**
+   * Default: in-cluster (KUBERNETES_SERVICE_HOST/PORT, token and CA);
+   * `http://127.0.0.1:8001` for kubectl proxy. A path prefix
+   * (`https://rancher.example/k8s/clusters/c-1`) is kept in front of every request.
+   */
   apiServer?: string;
 }
 
@@ -142,7 +146,9 @@ export function resolveLeaderElection(
         ),
       );
     }
-    endpoint = { url: url.origin, token: () => undefined, ca: undefined };
+    // A path prefix (Rancher's /k8s/clusters/c-1) is kept, without its trailing slash.
+    const prefix = url.pathname.replace(/\/+$/, "");
+    endpoint = { url: `${url.origin}${prefix}`, token: () => undefined, ca: undefined };
   } else {
     endpoint = inClusterEndpoint(env);
   }

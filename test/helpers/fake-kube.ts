@@ -11,8 +11,11 @@ import type { Socket } from "node:net";
 
 /** How one client's port behaves. */
 export interface PortFaults {
-  /** "drop": take the request and never answer; "503" / "429": answer that status. */
-  mode: "ok" | "drop" | "503" | "429";
+  /**
+   * "drop": take the request and never answer; "503" / "429" / "403": answer
+   * that status; "trickle": send the headers, then one byte of body every 50 ms, never ending.
+   */
+  mode: "ok" | "drop" | "503" | "429" | "403" | "trickle";
   /** Added before every answer, ms. */
   latencyMs: number;
   /** The next this many PUTs answer 409 Conflict whatever their resourceVersion. */
@@ -55,20 +58,41 @@ export class FakeKubeApi {
   private readonly servers = new Map<string, Server>();
   private readonly faults = new Map<string, PortFaults>();
   private readonly sockets = new Set<Socket>();
+  private readonly prefixes = new Map<string, string>();
+  /** Sockets the fake has seen close, per client: a test can check that a client let go of its own. */
+  readonly closedSockets = new Map<string, number>();
+  /** Sockets open right now, per client. */
+  readonly openSockets = new Map<string, number>();
+  /** Every request path as received, per client. */
+  readonly paths = new Map<string, string[]>();
   private revision = 100;
 
-  /** Opens a port for `client` and returns its URL (the replica's `apiServer`). */
-  async addClient(client: string): Promise<string> {
+  /**
+   * Opens a port for `client` and returns its URL (the replica's `apiServer`).
+   * With `pathPrefix` (Rancher's `/k8s/clusters/c-1`) the port serves the API
+   * only under that prefix, and the URL carries it.
+   */
+  async addClient(client: string, options: { pathPrefix?: string } = {}): Promise<string> {
+    const prefix = options.pathPrefix ?? "";
+    this.prefixes.set(client, prefix);
     const server = createServer((req, res) => void this.handle(client, req, res));
+    const count = (map: Map<string, number>, by: number): void => {
+      map.set(client, (map.get(client) ?? 0) + by);
+    };
     server.on("connection", (socket: Socket) => {
       this.sockets.add(socket);
-      socket.on("close", () => this.sockets.delete(socket));
+      count(this.openSockets, 1);
+      socket.on("close", () => {
+        this.sockets.delete(socket);
+        count(this.openSockets, -1);
+        count(this.closedSockets, 1);
+      });
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
     this.servers.set(client, server);
     this.faults.set(client, { mode: "ok", latencyMs: 0, conflicts: 0 });
     const address = server.address();
-    return `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+    return `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}${prefix}`;
   }
 
   /** Changes how `client`'s port behaves. */
@@ -96,19 +120,29 @@ export class FakeKubeApi {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const faults = this.faults.get(client) ?? { mode: "ok", latencyMs: 0, conflicts: 0 };
     if (faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.latencyMs));
+    const path = new URL(req.url ?? "/", "http://x").pathname;
+    this.paths.set(client, [...(this.paths.get(client) ?? []), path]);
     if (faults.mode === "drop") return; // a partition: the request goes nowhere
-    if (faults.mode === "503" || faults.mode === "429") {
+    if (faults.mode === "trickle") return this.trickle(res);
+    if (faults.mode === "503" || faults.mode === "429" || faults.mode === "403") {
       const code = Number(faults.mode);
-      return this.send(
-        res,
-        code,
-        status(code, code === 429 ? "TooManyRequests" : "ServiceUnavailable", "injected"),
-      );
+      const reasons: Record<number, string> = {
+        403: "Forbidden",
+        429: "TooManyRequests",
+        503: "ServiceUnavailable",
+      };
+      const message =
+        code === 403
+          ? `leases.coordination.k8s.io is forbidden: User "system:serviceaccount:jobs:default" cannot get resource "leases" in API group "coordination.k8s.io" in the namespace "jobs"`
+          : "injected";
+      return this.send(res, code, status(code, reasons[code] ?? "", message));
     }
-    const match =
-      /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/?]+))?$/.exec(
-        new URL(req.url ?? "/", "http://x").pathname,
-      );
+    const prefix = this.prefixes.get(client) ?? "";
+    const match = path.startsWith(prefix)
+      ? /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/?]+))?$/.exec(
+          path.slice(prefix.length),
+        )
+      : null;
     if (!match)
       return this.send(
         res,
@@ -193,6 +227,14 @@ export class FakeKubeApi {
       return this.send(res, 200, this.render(lease));
     }
     return this.send(res, 405, status(405, "MethodNotAllowed", "method not allowed"));
+  }
+
+  /** A slow server: headers at once, then a byte every 50 ms until the client lets go. */
+  private trickle(res: ServerResponse): void {
+    res.writeHead(200, { "Content-Type": "application/json" });
+    res.write("{");
+    const timer = setInterval(() => res.write(" "), 50);
+    res.on("close", () => clearInterval(timer));
   }
 
   /** What the API server's validation would refuse in a spec (a MicroTime without six digits). */

@@ -1,50 +1,17 @@
 import { expect } from "chai";
-import { LeaderElector, type LeaseApi } from "../../src/leader/elector.js";
+import { LeaderElector } from "../../src/leader/elector.js";
 import { LeaderGate } from "../../src/leader/gate.js";
-import { LeaseApiError, type LeaseRead } from "../../src/leader/lease-client.js";
 import type { ResolvedLeaderElection } from "../../src/leader/options.js";
-import type { LeaseRecord } from "../../src/leader/record.js";
+import { LoopRunner } from "../../src/core/loop-runner.js";
+import { resolveLoopOptions } from "../../src/options.js";
 import { useFakeClock } from "../helpers/clock.js";
-import { forever } from "../helpers/deferred.js";
+import { LeaseStore as Store, noFaults } from "../helpers/lease-store.js";
 import { recordingLogger } from "../helpers/logger.js";
 
-/** One Lease in memory with the API server's rules: resourceVersion, 409s, no expiry. */
-class Store {
-  lease: { record: LeaseRecord; resourceVersion: string } | undefined;
-  readonly writes: { client: string; record: LeaseRecord; at: number }[] = [];
-  private version = 1;
-
-  api(client: string, faults: { hang: boolean; fail: boolean; conflicts: number }): LeaseApi {
-    const gate = async (): Promise<void> => {
-      if (faults.hang) await forever();
-      if (faults.fail) throw new LeaseApiError("injected", 503, "ServiceUnavailable");
-    };
-    const read = (): LeaseRead | undefined => this.lease && { ...this.lease };
-    const write = (record: LeaseRecord): LeaseRead => {
-      this.lease = { record, resourceVersion: String((this.version += 1)) };
-      this.writes.push({ client, record, at: Date.now() });
-      return { ...this.lease };
-    };
-    return {
-      get: async () => (await gate(), read()),
-      create: async (record) => {
-        await gate();
-        if (this.lease) throw new LeaseApiError("exists", 409, "AlreadyExists");
-        return write(record);
-      },
-      update: async (record, resourceVersion) => {
-        await gate();
-        if (faults.conflicts > 0 || resourceVersion !== this.lease?.resourceVersion) {
-          faults.conflicts = Math.max(0, faults.conflicts - 1);
-          throw new LeaseApiError("conflict", 409, "Conflict");
-        }
-        return write(record);
-      },
-    };
-  }
-}
-
-const config = (identity: string): ResolvedLeaderElection => ({
+const config = (
+  identity: string,
+  timings: Partial<ResolvedLeaderElection> = {},
+): ResolvedLeaderElection => ({
   lease: "report",
   namespace: "jobs",
   identity,
@@ -53,13 +20,19 @@ const config = (identity: string): ResolvedLeaderElection => ({
   retryPeriod: 2_000,
   endpoint: { url: "http://unused", token: () => undefined, ca: undefined },
   callTimeout: 2_000,
+  ...timings,
 });
 
 describe("LeaderElector (client-go's loop) under fake timers", () => {
   const clock = useFakeClock();
 
-  function replica(store: Store, identity: string) {
-    const faults = { hang: false, fail: false, conflicts: 0 };
+  function replica(
+    store: Store,
+    identity: string,
+    timings: Partial<ResolvedLeaderElection> = {},
+    logger = recordingLogger(),
+  ) {
+    const faults = noFaults();
     const gate = new LeaderGate();
     const events: [string, number, number | undefined][] = [];
     gate.subscribe({
@@ -68,13 +41,13 @@ describe("LeaderElector (client-go's loop) under fake timers", () => {
     });
     const elector = new LeaderElector(
       store.api(identity, faults),
-      config(identity),
+      config(identity, timings),
       gate,
-      recordingLogger(),
+      logger,
       undefined,
       () => 0,
     );
-    return { elector, gate, faults, events };
+    return { elector, gate, faults, events, logger };
   }
 
   async function release(...electors: LeaderElector[]): Promise<void> {
@@ -185,6 +158,122 @@ describe("LeaderElector (client-go's loop) under fake timers", () => {
     await clock().tickAsync(2_000);
     expect(a.elector.isLeader).to.equal(true);
     expect(a.events.filter(([kind]) => kind === "closed")).to.deep.equal([]);
+    await release(a.elector);
+  });
+
+  it("a standby whose acquire is in flight when shutdown begins writes nothing more, and releases the late acquire at once", async () => {
+    const store = new Store();
+    const a = replica(store, "a");
+    const b = replica(store, "b");
+    a.elector.start();
+    await clock().tickAsync(0);
+    b.elector.start();
+    await clock().tickAsync(100);
+    await a.elector.close(); // a vanishes without a release: the Lease expires by its duration
+    b.faults.writeDelayMs = 1_000;
+    // b takes over once the record stayed unchanged for 15 s: its PUT is then in flight for 1 s.
+    let sentAt = NaN;
+    for (let t = 0; t < 30_000 && Number.isNaN(sentAt); t += 100) {
+      await clock().tickAsync(100);
+      const sent = store.sent.find((w) => w.client === "b");
+      if (sent !== undefined) sentAt = sent.at;
+    }
+    expect(sentAt, "b sent its takeover").to.not.be.NaN;
+    b.elector.stopAcquiring(); // shutdown begins while the PUT is in flight
+    const closed = b.elector.close();
+    let settled = false;
+    void closed.then(() => (settled = true));
+    await clock().tickAsync(1_000); // the takeover lands...
+    await clock().tickAsync(1_000); // ...and is released at once
+    const mine = store.writes.filter((w) => w.client === "b").map((w) => w.record.holderIdentity);
+    expect(mine).to.deep.equal(["b", ""]);
+    expect(store.lease?.record.holderIdentity).to.equal("");
+    await closed;
+    expect(settled).to.equal(true);
+    await clock().tickAsync(20_000);
+    expect(store.writes.filter((w) => w.client === "b")).to.have.length(2);
+  });
+
+  it("the gate closes at the last successful renew + renewDeadline, by a timer (leaseDuration 2000, renewDeadline 1900, retryPeriod 1500)", async () => {
+    const store = new Store();
+    const timings = {
+      leaseDuration: 2_000,
+      renewDeadline: 1_900,
+      retryPeriod: 1_500,
+      callTimeout: 950,
+    };
+    const a = replica(store, "a", timings);
+    const starts: number[] = [];
+    const runner = new LoopRunner(
+      resolveLoopOptions({ singleton: true, interval: 50 }, "Report.run", "Report.run"),
+      () => void starts.push(Date.now()),
+      { gate: a.gate },
+    );
+    const running = runner.run();
+    a.elector.start();
+    await clock().tickAsync(1_600); // renewed at 0 and 1 500
+    a.faults.hang = true; // partitioned from here
+    await clock().tickAsync(6_000);
+    const lastRenew = store.writes.at(-1)?.at ?? NaN;
+    expect(lastRenew).to.equal(1_500);
+    const closed = a.events.find(([kind]) => kind === "closed");
+    expect(closed?.[1], "the gate closes at renew + renewDeadline").to.equal(lastRenew + 1_900);
+    expect(closed?.[2], "the fault clock: renew + leaseDuration").to.equal(lastRenew + 2_000);
+    expect(Math.max(...starts)).to.be.at.most(lastRenew + 1_900);
+    expect(starts.filter((t) => t > 1_600)).to.not.deep.equal([]);
+    runner.stop();
+    await running;
+    const closing = a.elector.close(); // waits for the call in flight, bounded by callTimeout
+    await clock().tickAsync(2_000);
+    await closing;
+  });
+
+  it("a failing Lease API is never silent: the first failure at warn, then one line per leaseDuration; lastError until a call succeeds", async () => {
+    const store = new Store();
+    const a = replica(store, "a");
+    a.faults.fail = 503;
+    a.elector.start();
+    await clock().tickAsync(0);
+    const failed = (): string[] =>
+      a.logger.lines.filter((l) => l.level === "warn").map((l) => l.message);
+    expect(failed()).to.have.length(1);
+    const first = a.logger.lines.find((l) => l.level === "warn");
+    expect(first?.fields).to.deep.include({
+      lease: "report",
+      status: 503,
+      reason: "ServiceUnavailable",
+    });
+    expect(String(first?.fields.request)).to.match(/^GET \/apis\/coordination\.k8s\.io\/v1\//);
+    expect(a.elector.details().lastError).to.match(/^503 ServiceUnavailable/);
+    await clock().tickAsync(14_000); // failing all along, retried every retryPeriod
+    expect(failed()).to.have.length(1);
+    await clock().tickAsync(2_500);
+    expect(failed()).to.have.length(2);
+    a.faults.fail = false;
+    await clock().tickAsync(2_500);
+    expect(a.elector.isLeader).to.equal(true);
+    expect(a.elector.details()).to.not.have.property("lastError");
+    await release(a.elector);
+  });
+
+  it("a 401 or 403 is logged at error, naming the verbs, the resource and the namespace; ?verbose carries it", async () => {
+    const store = new Store();
+    const a = replica(store, "a");
+    a.faults.fail = 403;
+    a.elector.start();
+    await clock().tickAsync(0);
+    const errors = a.logger.lines.filter((l) => l.level === "error");
+    expect(errors).to.have.length(1);
+    expect(errors[0]?.message)
+      .to.include("get, create, update")
+      .and.include("leases")
+      .and.include('namespace "jobs"')
+      .and.include("service account");
+    expect(errors[0]?.fields).to.deep.include({ status: 403, reason: "Forbidden" });
+    expect(a.elector.details().lastError).to.match(/^403 Forbidden/);
+    a.faults.fail = false;
+    await clock().tickAsync(2_500);
+    expect(a.elector.details().lastError).to.equal(undefined);
     await release(a.elector);
   });
 });

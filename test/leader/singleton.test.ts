@@ -6,12 +6,14 @@ import {
   LoopGroup,
   type LoopContext,
 } from "../../src/index.js";
+import { LeaderElector } from "../../src/leader/elector.js";
 import { LeaderGate } from "../../src/leader/gate.js";
 import { resolveLeaderElection } from "../../src/leader/options.js";
 import { LoopRunner } from "../../src/core/loop-runner.js";
 import { resolveLoopOptions } from "../../src/index.js";
 import { useFakeClock } from "../helpers/clock.js";
 import { forever } from "../helpers/deferred.js";
+import { LeaseStore, noFaults } from "../helpers/lease-store.js";
 import { recordingLogger } from "../helpers/logger.js";
 
 describe("singleton loops", () => {
@@ -91,6 +93,83 @@ describe("singleton loops", () => {
     expect(log.messages("error")).to.include(
       "singleton iteration outlived its leadership; shutting the app down so the pod restarts",
     );
+  });
+
+  /** One replica as bootstrap wires it: a group whose release hook and `stopping` drive the elector. */
+  async function replicaApp(store: LeaseStore, body: (ctx: LoopContext) => unknown) {
+    const gate = new LeaderGate();
+    const log = recordingLogger();
+    const faults = noFaults();
+    const elector = new LeaderElector(
+      store.api("a", faults),
+      {
+        lease: "report",
+        namespace: "jobs",
+        identity: "a",
+        leaseDuration: 15_000,
+        renewDeadline: 10_000,
+        retryPeriod: 2_000,
+        endpoint: { url: "http://unused", token: () => undefined, ca: undefined },
+        callTimeout: 2_000,
+      },
+      gate,
+      log,
+      undefined,
+      () => 0,
+    );
+    const runner = singleton(gate, body, log);
+    const group = new LoopGroup([runner], {
+      shutdownTimeout: 10_000,
+      logger: log,
+      onShutdown: [{ name: "leaderElection.release", run: () => elector.release() }],
+    });
+    await group.start();
+    elector.start();
+    void group.stopping.then(() => elector.stopAcquiring());
+    const done = group.done.then(async (result) => (await elector.close(), result));
+    return { elector, runner, group, log, faults, done };
+  }
+
+  it("a singleton iteration that ignores its signal past the loops' share of the budget keeps the Lease: renewed until done, never released", async () => {
+    const store = new LeaseStore();
+    const app = await replicaApp(store, () => forever());
+    await clock().tickAsync(100);
+    expect(app.elector.isLeader).to.equal(true);
+    const stopping = app.group.shutdown();
+    const shutdownAt = Date.now();
+    await clock().tickAsync(12_000);
+    const result = await app.done;
+    expect(result.timedOut).to.include("Report.run");
+    const after = store.writes.filter((w) => w.at > shutdownAt);
+    expect(
+      after.map((w) => w.record.holderIdentity),
+      "renewed, never released",
+    ).to.not.include("");
+    expect(after.length, "renewed every retryPeriod while the iteration ran").to.be.at.least(4);
+    expect(store.lease?.record.holderIdentity).to.equal("a");
+    await stopping;
+    const writes = store.writes.length;
+    await clock().tickAsync(30_000);
+    expect(store.writes.length, "nothing written after done").to.equal(writes);
+  });
+
+  it("a replica that re-takes its own Lease after a short outage (leaseTransitions unchanged) covers its running iteration again: no fault", async () => {
+    const store = new LeaseStore();
+    const app = await replicaApp(store, () => forever()); // ignores its signal
+    await clock().tickAsync(2_100); // renewed at 0 and 2 000
+    app.faults.fail = 503; // a short API outage
+    await clock().tickAsync(12_500); // lost: the gate closed at 2 000 + renewDeadline
+    expect(app.elector.isLeader).to.equal(false);
+    app.faults.fail = false;
+    await clock().tickAsync(2_000); // the next try takes its own Lease back
+    expect(app.elector.isLeader).to.equal(true);
+    expect(store.lease?.record).to.include({ holderIdentity: "a", leaseTransitions: 0 });
+    await clock().tickAsync(20_000); // well past the old holding's renew + leaseDuration
+    expect(app.runner.state).to.not.equal("failed");
+    expect(app.log.messages("error")).to.deep.equal([]);
+    void app.group.shutdown();
+    await clock().tickAsync(12_000);
+    await app.done;
   });
 
   it("an app without a singleton loop does no election work: no elector, no timer, no socket, even with leaderElection set", async () => {
