@@ -3,7 +3,7 @@ import { LeaderElector } from "../../src/leader/elector.js";
 import { LeaderGate } from "../../src/leader/gate.js";
 import type { ResolvedLeaderElection } from "../../src/leader/options.js";
 import { LoopRunner } from "../../src/core/loop-runner.js";
-import { resolveLoopOptions } from "../../src/options.js";
+import { resolveLoopOptions } from "../../src/index.js";
 import { useFakeClock } from "../helpers/clock.js";
 import { LeaseStore as Store, noFaults } from "../helpers/lease-store.js";
 import { recordingLogger } from "../helpers/logger.js";
