@@ -81,6 +81,8 @@ export const messages = {
     `bootstrap(): option "signals" names ${describe(value)}, which is not a signal this process can catch. Use names from os.constants.signals such as "SIGTERM" or "SIGINT"; SIGKILL and SIGSTOP cannot be caught.`,
   badOverrides: (where: string, found: string) =>
     `${where} must be an object of per-loop options such as { "OrderWorker.consume": { concurrency: 8 } }, found ${found}.`,
+  nullOverride: (where: string, option: string) =>
+    `${where}: option "${option}" is null. Leave the option out to keep what @Loop() declares, or give it a value.`,
   overrideName: (where: string, loop: string) =>
     `${where}["${loop}"]: option "name" cannot be overridden: loops are looked up by it. Rename the loop in its @Loop() decorator.`,
   unknownOverriddenLoop: (where: string, loop: string, known: readonly string[]) =>
