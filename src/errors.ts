@@ -91,6 +91,8 @@ export const messages = {
     `bootstrap(): no @Loop() method in any service (${classes.join(", ")}). An app needs at least one loop: mark a method with @Loop(). Classes with only @OnStart, @OnShutdown or @HealthCheck may join an app that has one.`,
   promClientMissing: () =>
     `bootstrap(): option "metrics" needs prom-client, an optional peer dependency that is not installed. Install it with: npm install prom-client`,
+  metricsRegistryInUse: (series: readonly string[]) =>
+    `bootstrap() option "metrics": this Registry already holds ${series.slice(0, 3).join(", ")}${series.length > 3 ? ", …" : ""} of an app that is running (an app's loopgroup_* series are removed at its done). Await the other app's done first, or give each app its own Registry (new Registry(), merged for scraping with Registry.merge).`,
   metricsWithoutPort: () =>
     `bootstrap(): metrics: true serves /metrics on the probe port, and probes are off. Set a port (healthPort, HEALTH_PORT or @HealthPort), or pass your own prom-client Registry as metrics and serve it yourself.`,
   leaderTimings: (rule: string, lease: number, renew: number, retry: number) =>
