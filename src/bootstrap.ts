@@ -234,11 +234,11 @@ export async function bootstrap(
   const release = exit ? claimProcess() : () => undefined;
   if (release === undefined) throw new ConfigurationError(messages.secondApp());
   let built: Built;
+  let metrics: LoopMetrics | undefined;
   try {
     // prom-client is loaded (asynchronously) before anything else is built, and only when asked for.
     const wanted = options.metrics;
-    const metrics =
-      wanted === true || isMetricsRegistry(wanted) ? await loadMetrics(wanted) : undefined;
+    metrics = wanted === true || isMetricsRegistry(wanted) ? await loadMetrics(wanted) : undefined;
     built = build(services, options, process.env, () => metrics);
     const leadership = built.leadership;
     if (leadership !== undefined) {
@@ -253,6 +253,8 @@ export async function bootstrap(
       );
     }
   } catch (error) {
+    // A refused app leaves no series behind on the caller's registry.
+    metrics?.dispose();
     release();
     if (exit) {
       const logger = isLogger(options.logger) ? guardLogger(options.logger) : stderrLogger();
@@ -279,6 +281,8 @@ export async function bootstrap(
   });
   const done = settled.then((result) => {
     uninstall();
+    // The caller's registry may serve a later app: this one's series go with it.
+    built.metrics?.dispose();
     release();
     return result;
   });
@@ -296,7 +300,8 @@ export async function bootstrap(
     get ready() {
       return group.ready;
     },
-    shutdown: (reason?: string) => group.shutdown(reason),
+    // Resolves once done has: the app's metrics are then off the registry.
+    shutdown: (reason?: string) => group.shutdown(reason).then(() => done),
     done,
   };
 }

@@ -81,6 +81,8 @@ export const messages = {
     `bootstrap(): option "signals" names ${describe(value)}, which is not a signal this process can catch. Use names from os.constants.signals such as "SIGTERM" or "SIGINT"; SIGKILL and SIGSTOP cannot be caught.`,
   badOverrides: (where: string, found: string) =>
     `${where} must be an object of per-loop options such as { "OrderWorker.consume": { concurrency: 8 } }, found ${found}.`,
+  nullOverride: (where: string, option: string) =>
+    `${where}: option "${option}" is null. Leave the option out to keep what @Loop() declares, or give it a value.`,
   overrideName: (where: string, loop: string) =>
     `${where}["${loop}"]: option "name" cannot be overridden: loops are looked up by it. Rename the loop in its @Loop() decorator.`,
   unknownOverriddenLoop: (where: string, loop: string, known: readonly string[]) =>
@@ -89,6 +91,8 @@ export const messages = {
     `bootstrap(): no @Loop() method in any service (${classes.join(", ")}). An app needs at least one loop: mark a method with @Loop(). Classes with only @OnStart, @OnShutdown or @HealthCheck may join an app that has one.`,
   promClientMissing: () =>
     `bootstrap(): option "metrics" needs prom-client, an optional peer dependency that is not installed. Install it with: npm install prom-client`,
+  metricsRegistryInUse: (series: readonly string[]) =>
+    `bootstrap() option "metrics": this Registry already holds ${series.slice(0, 3).join(", ")}${series.length > 3 ? ", …" : ""} of an app that is running (an app's loopgroup_* series are removed at its done). Await the other app's done first, or give each app its own Registry (new Registry(), merged for scraping with Registry.merge).`,
   metricsWithoutPort: () =>
     `bootstrap(): metrics: true serves /metrics on the probe port, and probes are off. Set a port (healthPort, HEALTH_PORT or @HealthPort), or pass your own prom-client Registry as metrics and serve it yourself.`,
   leaderTimings: (rule: string, lease: number, renew: number, retry: number) =>

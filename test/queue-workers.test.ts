@@ -14,6 +14,7 @@ import {
 import { exitCodeFor } from "../src/process.js";
 import { LoopRunner } from "../src/core/loop-runner.js";
 import { resolveLoopOptions } from "../src/index.js";
+import { loopOptionKeys } from "../src/core/loop-options.js";
 import { useFakeClock } from "./helpers/clock.js";
 import { deferred, forever } from "./helpers/deferred.js";
 import { recordingLogger } from "./helpers/logger.js";
@@ -234,6 +235,115 @@ describe("queue workers", () => {
         expect((error as Error).message).to.match(message);
       }
     });
+  });
+
+  describe("override values undefined and null", () => {
+    class Nightly {
+      @Loop({ schedule: "0 3 * * *", backoff: { initial: 100, max: 5_000 } })
+      report(): void {}
+      @Loop({ interval: 60_000, stallTimeout: 9_000, maxIterations: 7 })
+      sweep(): void {}
+    }
+    afterEach(() => delete process.env.LOOPGROUP_LOOPS);
+
+    function options(app: App, name: string) {
+      return (app.group as unknown as { loops: LoopRunner[] }).loops.find((l) => l.name === name)
+        ?.options;
+    }
+
+    it("an option given as undefined counts as not given: the decorator's interval, schedule and backoff stay", async () => {
+      let runs = 0;
+      class Job {
+        @Loop({ schedule: "0 3 * * *" })
+        nightly(): void {
+          runs += 1;
+        }
+        @Loop({ interval: 60_000, backoff: { initial: 100, max: 5_000 } })
+        sweep(): void {}
+      }
+      const app = await start(Job, {
+        ...quiet,
+        loops: {
+          "Job.nightly": { interval: undefined, timeZone: undefined },
+          "Job.sweep": {
+            schedule: undefined,
+            concurrency: undefined,
+            backoff: { max: undefined, factor: 3 },
+          },
+        },
+      });
+      expect(options(app, "Job.nightly")).to.include({ schedule: "0 3 * * *", interval: 0 });
+      expect(options(app, "Job.sweep")).to.include({
+        interval: 60_000,
+        schedule: undefined,
+        concurrency: 1,
+      });
+      expect(options(app, "Job.sweep")?.backoff).to.deep.equal({
+        initial: 100,
+        max: 5_000,
+        factor: 3,
+      });
+      await clock().tickAsync(500);
+      expect(runs).to.equal(0); // not the 366 575 runs of a nightly job whose schedule was dropped
+    });
+
+    it("an undefined backoff and an undefined name count as not given", async () => {
+      const app = await start(Nightly, {
+        ...quiet,
+        loops: { "Nightly.report": { backoff: undefined, name: undefined } as never },
+      });
+      expect(options(app, "Nightly.report")?.backoff).to.deep.equal({
+        initial: 100,
+        max: 5_000,
+        factor: 2,
+      });
+    });
+
+    const nullable = [
+      "interval",
+      "stallTimeout",
+      "onError",
+      "backoff",
+      "maxIterations",
+      "retryFor",
+      "concurrency",
+      "singleton",
+      "schedule",
+      "timeZone",
+      "backoff.initial",
+      "backoff.max",
+      "backoff.factor",
+    ];
+    it("covers every @Loop option but name", () => {
+      const top = nullable.filter((o) => !o.includes("."));
+      expect([...top, "name"].sort()).to.deep.equal([...loopOptionKeys].sort());
+    });
+    for (const option of nullable) {
+      for (const loop of ["Nightly.report", "Nightly.sweep"]) {
+        const override = option.startsWith("backoff.")
+          ? { backoff: { [option.slice("backoff.".length)]: null } }
+          : { [option]: null };
+        it(`null ${option} on ${loop} is a ConfigurationError naming the loop and the option, from the option and from LOOPGROUP_LOOPS`, async () => {
+          for (const source of ["option", "env"] as const) {
+            if (source === "env")
+              process.env.LOOPGROUP_LOOPS = JSON.stringify({ [loop]: override });
+            let error: unknown;
+            await bootstrap(Nightly, {
+              ...quiet,
+              ...(source === "option" ? { loops: { [loop]: override } } : {}),
+            }).then(
+              (app) => apps.push(app),
+              (e: unknown) => (error = e),
+            );
+            expect(error, source).to.be.instanceOf(ConfigurationError);
+            const where = source === "option" ? "bootstrap() option loops" : "LOOPGROUP_LOOPS";
+            expect((error as Error).message).to.include(
+              `${where}["${loop}"]: option "${option}" is null`,
+            );
+          }
+        });
+      }
+    }
   });
 
   describe("retryFor", () => {

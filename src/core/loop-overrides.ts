@@ -32,6 +32,31 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
+ * The options an override gives: an option whose value is `undefined` counts
+ * as not given (so `{ interval: undefined }` keeps the decorator's interval or
+ * schedule), also inside `backoff`; `null` (JSON's way to say "nothing") is a
+ * ConfigurationError naming the loop and the option.
+ */
+function givenOptions(
+  override: Record<string, unknown>,
+  where: string,
+  prefix: string,
+): Record<string, unknown> {
+  const given: Record<string, unknown> = {};
+  for (const [option, value] of Object.entries(override)) {
+    if (value === undefined) continue;
+    if (value === null) {
+      throw new ConfigurationError(messages.nullOverride(where, `${prefix}${option}`));
+    }
+    given[option] =
+      prefix === "" && option === "backoff" && isPlainObject(value)
+        ? givenOptions(value, where, "backoff.")
+        : value;
+  }
+  return given;
+}
+
+/**
  * Reads the overrides: the option when given (the variable is then not read),
  * else `LOOPGROUP_LOOPS`. Throws a ConfigurationError for a shape that is not
  * `{ "Loop.name": { option: value } }`.
@@ -68,8 +93,9 @@ export function readLoopOverrides(input: unknown, env: NodeJS.ProcessEnv): Resol
         messages.badOverrides(`${source}["${loop}"]`, describe(override)),
       );
     }
-    if ("name" in override) throw new ConfigurationError(messages.overrideName(source, loop));
-    byLoop.set(loop, override);
+    const given = givenOptions(override, `${source}["${loop}"]`, "");
+    if ("name" in given) throw new ConfigurationError(messages.overrideName(source, loop));
+    byLoop.set(loop, given);
   }
   return { source, byLoop };
 }

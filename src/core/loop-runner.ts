@@ -55,6 +55,8 @@ export class LoopRunner implements Runnable {
   private readonly schedule: Schedule | undefined;
   /** Epoch ms of the scheduled time the loop waits for, once computed. */
   private nextRunAt: number | undefined;
+  /** Epoch ms of the last scheduled time an iteration started for (-Infinity before the first). */
+  private lastSlot = -Infinity;
   /** Resolves the standby wait when the gate opens. */
   private gateOpened: (() => void) | undefined;
   /** The current iteration lost leadership: its signal is aborted and no new one starts. */
@@ -273,7 +275,9 @@ export class LoopRunner implements Runnable {
         this.setState("running");
       }
       if (this.schedule !== undefined && !retryingSlot) {
-        this.nextRunAt ??= this.schedule.next(Date.now());
+        // Never a time at or before the last one run: a wall clock stepped back
+        // (NTP) must not run a scheduled time twice.
+        this.nextRunAt ??= this.schedule.next(Math.max(Date.now(), this.lastSlot));
         if (this.nextRunAt === undefined) {
           this.logger.info({ loop: this.name }, "schedule has no time left; the loop completes");
           break;
@@ -282,7 +286,11 @@ export class LoopRunner implements Runnable {
         waited = true;
         if (this.stopRequested) break;
         if (!reached) continue; // woken: leadership lost; look at the gate again
-        slot = this.nextRunAt;
+        // The timer counts elapsed time, the schedule the wall clock: after a step
+        // back it fires early by the wall clock, and waits again.
+        if (Date.now() < this.nextRunAt) continue;
+        slot = this.steppedOver(this.schedule, this.nextRunAt);
+        this.lastSlot = slot;
         this.nextRunAt = undefined;
       }
       retryingSlot = false;
@@ -395,6 +403,29 @@ export class LoopRunner implements Runnable {
       return;
     }
     this.setState("stopped");
+  }
+
+  /**
+   * The scheduled time to run now that the wait for `due` is over: `due`, or
+   * after a forward step of the wall clock the latest time already passed,
+   * once (the times stepped over are logged, not run in a burst).
+   */
+  private steppedOver(schedule: Schedule, due: number): number {
+    const at = Date.now();
+    let slot = due;
+    let count = 0;
+    for (let t = schedule.next(due); t !== undefined && t <= at; t = schedule.next(t)) {
+      slot = t;
+      count += 1;
+      if (count >= 100_000) break;
+    }
+    if (count > 0) {
+      this.logger.warn(
+        { loop: this.name, from: new Date(due).toISOString(), count },
+        "scheduled times passed during the wait (the wall clock stepped forward); running the latest once",
+      );
+    }
+    return slot;
   }
 
   /** Ms until a scheduled loop's next time after now (Infinity for an interval loop). */

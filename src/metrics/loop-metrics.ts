@@ -3,6 +3,7 @@
  * new one with prom-client's default metrics. Loaded with a dynamic import
  * only when metrics are on, so an app without them never loads prom-client.
  */
+import { ConfigurationError, messages } from "../errors.js";
 import type { GroupDetails, LoopState } from "../core/index.js";
 import type { LoopMetrics, MetricsRegistry } from "./metrics-options.js";
 import type * as PromClientModule from "prom-client";
@@ -28,19 +29,42 @@ const STATES: readonly LoopState[] = [
 
 type PromClient = typeof PromClientModule;
 
-/** Builds loopgroup's series on `registry`, or on a new one with the default metrics. */
 /** The prom-client module, as loaded by a dynamic import. */
 export type { PromClient };
 
+type Registry = InstanceType<PromClient["Registry"]>;
+
+/** The loopgroup_* series a registry holds already (another app's, while it runs). */
+function loopgroupSeries(registry: Partial<Registry>): string[] {
+  if (typeof registry.getMetricsAsArray !== "function") return [];
+  return registry
+    .getMetricsAsArray()
+    .map((metric) => metric.name)
+    .filter((name) => name.startsWith("loopgroup_"));
+}
+
+/**
+ * Builds loopgroup's series on `registry`, or on a new one with the default
+ * metrics. A caller's registry that holds loopgroup series already (an app
+ * that has not reached `done`) is a ConfigurationError.
+ */
 export function createLoopMetrics(client: PromClient, option: true | MetricsRegistry): LoopMetrics {
-  let registry: InstanceType<PromClient["Registry"]>;
+  let registry: Registry;
   if (option === true) {
     registry = new client.Registry();
     client.collectDefaultMetrics({ register: registry });
   } else {
-    registry = option as InstanceType<PromClient["Registry"]>;
+    registry = option as Registry;
+    const taken = loopgroupSeries(registry);
+    if (taken.length > 0) throw new ConfigurationError(messages.metricsRegistryInUse(taken));
   }
   const registers = [registry];
+  // The names of the series made below, for dispose().
+  const created: string[] = [];
+  const own = <T extends { name: string }>(config: T): T => {
+    created.push(config.name);
+    return config;
+  };
   let source: () => GroupDetails = () => ({ loops: {}, checks: {} });
   // The iteration path only adds to plain numbers (and observes the histogram);
   // prom-client hashes label sets on every call, so counts reach it at scrape time.
@@ -52,85 +76,99 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
     skipped: number;
   }[] = [];
 
-  new client.Counter({
-    name: "loopgroup_loop_iterations_total",
-    help: "Iterations ended, by loop and result (success or error).",
-    labelNames: ["loop", "result"] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const t of tallies) {
-        this.inc({ loop: t.loop, result: "success" }, t.succeeded);
-        this.inc({ loop: t.loop, result: "error" }, t.failed);
-      }
-    },
-  });
-  const duration = new client.Histogram({
-    name: "loopgroup_loop_iteration_duration_seconds",
-    help: "Time of each iteration, by loop.",
-    labelNames: ["loop"] as const,
-    buckets: ITERATION_BUCKETS,
-    registers,
-  });
-  new client.Gauge({
-    name: "loopgroup_loop_last_success_timestamp_seconds",
-    help: "Wall-clock time of the loop's last successful iteration, in seconds since the epoch.",
-    labelNames: ["loop"] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const t of tallies)
-        if (t.lastSuccess > 0) this.set({ loop: t.loop }, t.lastSuccess / 1_000);
-    },
-  });
-  new client.Gauge({
-    name: "loopgroup_loop_state",
-    help: "1 for the loop's current lifecycle state, 0 for the others.",
-    labelNames: ["loop", "state"] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const [loop, stats] of Object.entries(source().loops)) {
-        for (const state of STATES) this.set({ loop, state }, state === stats.state ? 1 : 0);
-      }
-    },
-  });
-  new client.Gauge({
-    name: "loopgroup_health_check_status",
-    help: "Last result of each health check: 1 true, 0 false (no sample before its first answer).",
-    labelNames: ["check"] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const [check, result] of Object.entries(source().checks)) {
-        if (result !== null) this.set({ check }, result ? 1 : 0);
-      }
-    },
-  });
+  new client.Counter(
+    own({
+      name: "loopgroup_loop_iterations_total",
+      help: "Iterations ended, by loop and result (success or error).",
+      labelNames: ["loop", "result"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const t of tallies) {
+          this.inc({ loop: t.loop, result: "success" }, t.succeeded);
+          this.inc({ loop: t.loop, result: "error" }, t.failed);
+        }
+      },
+    }),
+  );
+  const duration = new client.Histogram(
+    own({
+      name: "loopgroup_loop_iteration_duration_seconds",
+      help: "Time of each iteration, by loop.",
+      labelNames: ["loop"] as const,
+      buckets: ITERATION_BUCKETS,
+      registers,
+    }),
+  );
+  new client.Gauge(
+    own({
+      name: "loopgroup_loop_last_success_timestamp_seconds",
+      help: "Wall-clock time of the loop's last successful iteration, in seconds since the epoch.",
+      labelNames: ["loop"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const t of tallies)
+          if (t.lastSuccess > 0) this.set({ loop: t.loop }, t.lastSuccess / 1_000);
+      },
+    }),
+  );
+  new client.Gauge(
+    own({
+      name: "loopgroup_loop_state",
+      help: "1 for the loop's current lifecycle state, 0 for the others.",
+      labelNames: ["loop", "state"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [loop, stats] of Object.entries(source().loops)) {
+          for (const state of STATES) this.set({ loop, state }, state === stats.state ? 1 : 0);
+        }
+      },
+    }),
+  );
+  new client.Gauge(
+    own({
+      name: "loopgroup_health_check_status",
+      help: "Last result of each health check: 1 true, 0 false (no sample before its first answer).",
+      labelNames: ["check"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [check, result] of Object.entries(source().checks)) {
+          if (result !== null) this.set({ check }, result ? 1 : 0);
+        }
+      },
+    }),
+  );
 
-  new client.Gauge({
-    name: "loopgroup_loop_next_run_timestamp_seconds",
-    help: "A scheduled loop's next scheduled time, in seconds since the epoch.",
-    labelNames: ["loop"] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const [loop, stats] of Object.entries(source().loops)) {
-        const next = "nextRun" in stats ? stats.nextRun : undefined;
-        if (next !== undefined) this.set({ loop }, Date.parse(next) / 1_000);
-      }
-    },
-  });
-  new client.Counter({
-    name: "loopgroup_loop_skipped_runs_total",
-    help: "Scheduled times a loop skipped because its previous iteration still ran.",
-    labelNames: ["loop"] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const t of tallies) if (t.skipped > 0) this.inc({ loop: t.loop }, t.skipped);
-    },
-  });
+  new client.Gauge(
+    own({
+      name: "loopgroup_loop_next_run_timestamp_seconds",
+      help: "A scheduled loop's next scheduled time, in seconds since the epoch.",
+      labelNames: ["loop"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [loop, stats] of Object.entries(source().loops)) {
+          const next = "nextRun" in stats ? stats.nextRun : undefined;
+          if (next !== undefined) this.set({ loop }, Date.parse(next) / 1_000);
+        }
+      },
+    }),
+  );
+  new client.Counter(
+    own({
+      name: "loopgroup_loop_skipped_runs_total",
+      help: "Scheduled times a loop skipped because its previous iteration still ran.",
+      labelNames: ["loop"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const t of tallies) if (t.skipped > 0) this.inc({ loop: t.loop }, t.skipped);
+      },
+    }),
+  );
 
   let leader: InstanceType<PromClient["Gauge"]> | undefined;
   let transitions: InstanceType<PromClient["Counter"]> | undefined;
@@ -159,18 +197,22 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
       source = read;
     },
     leadership(lease) {
-      leader ??= new client.Gauge({
-        name: "loopgroup_leader",
-        help: "1 while this process holds the Lease.",
-        labelNames: ["lease"] as const,
-        registers,
-      });
-      transitions ??= new client.Counter({
-        name: "loopgroup_leader_transitions_total",
-        help: "Times this process gained or lost leadership of the Lease.",
-        labelNames: ["lease"] as const,
-        registers,
-      });
+      leader ??= new client.Gauge(
+        own({
+          name: "loopgroup_leader",
+          help: "1 while this process holds the Lease.",
+          labelNames: ["lease"] as const,
+          registers,
+        }),
+      );
+      transitions ??= new client.Counter(
+        own({
+          name: "loopgroup_leader_transitions_total",
+          help: "Times this process gained or lost leadership of the Lease.",
+          labelNames: ["lease"] as const,
+          registers,
+        }),
+      );
       const gauge = leader.labels(lease);
       const changes = transitions.labels(lease);
       gauge.set(0);
@@ -185,6 +227,9 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
     },
     async scrape() {
       return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+    dispose() {
+      for (const name of created.splice(0)) registry.removeSingleMetric(name);
     },
   };
 }

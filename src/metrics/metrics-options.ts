@@ -57,4 +57,6 @@ export interface LoopMetrics {
   /** `loopgroup_leader` and `loopgroup_leader_transitions_total` for one lease. */
   leadership(lease: string): (isLeader: boolean) => void;
   scrape(): Promise<MetricsAnswer>;
+  /** Removes loopgroup's series from the registry (at `done`), so a later app can use it. */
+  dispose(): void;
 }

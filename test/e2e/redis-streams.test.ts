@@ -19,6 +19,42 @@ describe("end to end: the Redis Streams worker against a real redis-server", fun
     await server.stop();
   });
 
+  /** True while a process with this pid exists. */
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0); // signal 0: a probe, sends nothing
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it("the helper stops only the server it started, by pid: another redis-server keeps running", async () => {
+    const other = await startRedis();
+    const client = new Redis(other.url);
+    try {
+      const mine = await startRedis();
+      expect(mine.pid).to.not.equal(other.pid);
+      await mine.stop();
+      expect(alive(mine.pid)).to.equal(false);
+      expect(alive(other.pid)).to.equal(true);
+      expect(await client.ping()).to.equal("PONG");
+    } finally {
+      await client.quit();
+      await other.stop();
+    }
+  });
+
+  it("a redis-server that cannot start is stopped by the helper, by its pid, and the error says so at once", async () => {
+    const before = performance.now();
+    let error: (Error & { pid?: number }) | undefined;
+    await startRedis(["--no-such-option", "1"]).catch((e: unknown) => (error = e as Error));
+    expect(error?.message).to.match(/redis-server (exited|did not start)/);
+    expect(performance.now() - before).to.be.below(5_000);
+    expect(error?.pid).to.be.a("number");
+    expect(alive(error?.pid ?? 0)).to.equal(false);
+  });
+
   async function produce(from: number, count: number): Promise<void> {
     const pipeline = redis.pipeline();
     for (let i = from; i < from + count; i += 1) pipeline.xadd("orders", "*", "order", `o${i}`);

@@ -62,7 +62,10 @@ export async function startPrometheus(target: string): Promise<PrometheusServer>
     ]);
     if (ready) break;
     if (performance.now() > deadline || child.exitCode !== null) {
-      child.kill("SIGKILL");
+      // Only the child this helper started, by its pid: never a prometheus found by name.
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await exited;
+      await rm(dir, { recursive: true, force: true });
       throw new Error(`prometheus did not become ready:\n${output}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -6,6 +6,8 @@ import { join } from "node:path";
 
 /** A real redis-server (Debian's package) on a free loopback port, with a temp dir. */
 export interface RedisServer {
+  /** The pid of the server this helper started: the only redis-server it ever stops. */
+  readonly pid: number;
   readonly port: number;
   readonly url: string;
   /** Stops the server and removes its directory. */
@@ -29,7 +31,7 @@ export function freePort(): Promise<number> {
  * Starts `redis-server` with no persistence on 127.0.0.1, and resolves once it
  * accepts connections. Rejects with a clear message when it is not installed.
  */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(extraArgs: readonly string[] = []): Promise<RedisServer> {
   const dir = await mkdtemp(join(tmpdir(), "loopgroup-redis-"));
   const port = await freePort();
   const child = spawn(
@@ -45,16 +47,21 @@ export async function startRedis(): Promise<RedisServer> {
       "",
       "--appendonly",
       "no",
+      ...extraArgs,
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    let output = "";
+  let output = "";
+  const started = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`redis-server did not start:\n${output}`)),
       10_000,
     );
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server exited (${signal ?? code}) before it was ready:\n${output}`));
+    });
     child.once("error", (error) => {
       clearTimeout(timer);
       reject(
@@ -71,10 +78,21 @@ export async function startRedis(): Promise<RedisServer> {
       }
     });
   });
+  try {
+    await started;
+  } catch (error) {
+    // Only this server, the child it spawned, by its pid: never by name.
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 1_000))]);
+    await rm(dir, { recursive: true, force: true });
+    throw Object.assign(error as Error, { pid: child.pid });
+  }
   return {
+    pid: child.pid ?? 0,
     port,
     url: `redis://127.0.0.1:${port}`,
     async stop() {
+      // By pid: the child this helper started, never a redis-server found by name.
       if (child.exitCode === null) child.kill("SIGTERM");
       await exited;
       await rm(dir, { recursive: true, force: true });

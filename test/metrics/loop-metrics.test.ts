@@ -215,6 +215,69 @@ describe("metrics", () => {
     expect(sample(body, 'loopgroup_leader_transitions_total{lease="report-service"}')).to.equal(2);
   });
 
+  describe("several apps on one caller's Registry", () => {
+    class Small {
+      @Loop({ interval: 10 })
+      tick(): void {}
+    }
+    const names = (registry: client.Registry): string[] =>
+      registry
+        .getMetricsAsArray()
+        .map((m) => m.name)
+        .filter((n) => n.startsWith("loopgroup_"));
+
+    it("removes the app's loopgroup_* series at done and leaves the caller's own, so a later app can use the registry", async () => {
+      const registry = new client.Registry();
+      const own = new client.Counter({ name: "app_jobs_total", help: "x", registers: [registry] });
+      own.inc(3);
+      for (let round = 0; round < 3; round += 1) {
+        const app = await bootstrap(Small, { ...quiet, healthPort: false, metrics: registry });
+        expect(names(registry)).to.include("loopgroup_loop_iterations_total");
+        await app.shutdown();
+        await app.done;
+        expect(names(registry), `round ${round}`).to.deep.equal([]);
+      }
+      expect(sample(await registry.metrics(), "app_jobs_total")).to.equal(3);
+    });
+
+    it("a second app while the first runs is a ConfigurationError that says so, not prom-client's 'already registered'", async () => {
+      const registry = new client.Registry();
+      const first = await bootstrap(Small, { ...quiet, healthPort: false, metrics: registry });
+      apps.push(first);
+      let error: unknown;
+      await bootstrap(Small, { ...quiet, healthPort: false, metrics: registry }).then(
+        (app) => apps.push(app),
+        (e: unknown) => (error = e),
+      );
+      expect(error).to.be.instanceOf(ConfigurationError);
+      expect((error as Error).message).to.not.include("already been registered");
+      expect((error as Error).message).to.match(
+        /option "metrics": this Registry already holds loopgroup_\w+.* of an app that is running/,
+      );
+      // The refused app removed nothing of the first one's.
+      expect(names(registry)).to.include("loopgroup_loop_iterations_total");
+      await first.shutdown();
+      const later = await bootstrap(Small, { ...quiet, healthPort: false, metrics: registry });
+      apps.push(later);
+      expect(names(registry)).to.include("loopgroup_loop_state");
+    });
+
+    it("an app refused for its configuration after metrics were built leaves the registry clean", async () => {
+      const registry = new client.Registry();
+      let error: unknown;
+      await bootstrap(Small, {
+        ...quiet,
+        healthPort: false,
+        metrics: registry,
+        loops: { "Small.tock": { interval: 1 } },
+      }).catch((e: unknown) => (error = e));
+      expect(error).to.be.instanceOf(ConfigurationError);
+      expect(names(registry)).to.deep.equal([]);
+      const app = await bootstrap(Small, { ...quiet, healthPort: false, metrics: registry });
+      apps.push(app);
+    });
+  });
+
   it("answers 500 in JSON when the registry fails, and the probes still answer", async () => {
     const broken = {
       contentType: "text/plain",

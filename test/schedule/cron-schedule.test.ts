@@ -226,6 +226,56 @@ describe("cron schedules", () => {
     expect("next" in compiled && compiled.next(T0)).to.equal(T0 + 2_000);
   });
 
+  describe("wall-clock steps during the wait", () => {
+    /** Runs a "every 5 minutes" loop, calls step() after `stepAfter` ms, and ticks until the wall clock reads `until`. */
+    async function run(stepAfter: number, step: () => void, until: number) {
+      const starts: number[] = [];
+      const runner = scheduled({ schedule: "*/5 * * * *" }, () => void starts.push(Date.now()));
+      const group = new LoopGroup([runner]);
+      await group.start();
+      await clock().tickAsync(stepAfter);
+      step();
+      while (Date.now() < until) await clock().tickAsync(Math.min(MINUTE, until - Date.now()));
+      await group.shutdown();
+      return starts;
+    }
+    const at = (minutes: number): number => T0 + minutes * MINUTE;
+    const wall = (starts: number[]): string[] => starts.map((t) => new Date(t).toISOString());
+
+    it("a step back while it waits: the timer fires early by the wall clock and waits again; each time runs once", async () => {
+      // Waiting for 10:05; at 10:01 the clock steps back to 09:51 (NTP).
+      const starts = await run(MINUTE, () => clock().setSystemTime(at(-9)), at(16));
+      expect(wall(starts)).to.deep.equal(wall([at(5), at(10), at(15)]));
+    });
+
+    it("a step back just after a run does not run that time again", async () => {
+      // 10:05 ran; at 10:06 the clock steps back to 10:01: 10:05 must not run a second time.
+      const starts = await run(6 * MINUTE, () => clock().setSystemTime(at(1)), at(16));
+      expect(wall(starts)).to.deep.equal(wall([at(5), at(10), at(15)]));
+    });
+
+    it("a step forward runs the time it lands past once, with no burst of the times stepped over and no false 'still running' report", async () => {
+      // Waiting for 10:05; at 10:01 the clock steps forward to 11:03.
+      const starts = await run(MINUTE, () => clock().setSystemTime(at(63)), at(76));
+      expect(starts).to.have.length(3);
+      expect(new Set(starts.map((t) => Math.floor(t / (5 * MINUTE)))).size).to.equal(3);
+      expect(wall(starts.slice(1))).to.deep.equal(wall([at(70), at(75)]));
+      expect(log.messages("warn")).to.not.include(
+        "scheduled time skipped: the previous iteration was still running",
+      );
+    });
+
+    it("a step forward just after a run neither repeats that time nor runs the skipped ones", async () => {
+      // 10:05 ran; at 10:06 the clock steps forward to 12:00. The timer armed for 10:10
+      // fires when the wall clock reads 12:04: that runs 12:00, once and late.
+      const starts = await run(6 * MINUTE, () => clock().setSystemTime(at(120)), at(131));
+      expect(wall(starts)).to.deep.equal(wall([at(5), at(124), at(125), at(130)]));
+      expect(log.messages("warn")).to.not.include(
+        "scheduled time skipped: the previous iteration was still running",
+      );
+    });
+  });
+
   describe("per-deploy overrides", () => {
     const apps: App[] = [];
     afterEach(async () => {
