@@ -15,7 +15,7 @@ import type {
 import type { LoopHealth, LoopState } from "./loop-health.js";
 import { errorMessage, silentLogger, type Logger } from "../logger.js";
 import type { ResolvedLoopOptions } from "./loop-options.js";
-import { compileSchedule, type Schedule } from "../schedule/index.js";
+import { compileSchedule, ScheduledWait } from "../schedule/index.js";
 import { now, sleep, startTimer, Waiter } from "../time.js";
 
 export type { LoopState } from "./loop-health.js";
@@ -51,12 +51,8 @@ export class LoopRunner implements Runnable {
   private readonly random: () => number;
   private readonly observer: IterationObserver | undefined;
   private readonly gate: LeaderGate | undefined;
-  /** For a scheduled loop: when it runs next (cron via schedule.ts). */
-  private readonly schedule: Schedule | undefined;
-  /** Epoch ms of the scheduled time the loop waits for, once computed. */
-  private nextRunAt: number | undefined;
-  /** Epoch ms of the last scheduled time an iteration started for (-Infinity before the first). */
-  private lastSlot = -Infinity;
+  /** For a scheduled loop: the wait for its next scheduled time. */
+  private readonly scheduled: ScheduledWait | undefined;
   /** Resolves the standby wait when the gate opens. */
   private gateOpened: (() => void) | undefined;
   /** The current iteration lost leadership: its signal is aborted and no new one starts. */
@@ -88,7 +84,7 @@ export class LoopRunner implements Runnable {
       const compiled = compileSchedule(options.schedule, options.timeZone);
       if ("field" in compiled)
         throw new TypeError(`${this.name}: ${compiled.field} must be ${compiled.why}`);
-      this.schedule = compiled;
+      this.scheduled = new ScheduledWait(compiled, this.name, this.logger, this.observer);
     }
     this.gate?.subscribe(this.gateListener());
     this.context = new LoopRunner.Context(this);
@@ -206,8 +202,9 @@ export class LoopRunner implements Runnable {
       errors: this.errors,
       lastError: this.lastError,
     };
-    if (this.nextRunAt === undefined) return stats;
-    return { ...stats, nextRun: new Date(this.nextRunAt).toISOString() };
+    const nextRun = this.scheduled?.nextRun;
+    if (nextRun === undefined) return stats;
+    return { ...stats, nextRun: new Date(nextRun).toISOString() };
   }
 
   /** Reports this loop's state changes to a group's health from now on. */
@@ -265,7 +262,7 @@ export class LoopRunner implements Runnable {
         // A singleton loop waits in standby while another replica leads.
         this.setState("standby");
         // A new leader waits for the next time: no catch-up, and no retry of the last slot.
-        this.nextRunAt = undefined;
+        this.scheduled?.forget();
         retryingSlot = false;
         const opened = new Promise<void>((resolve) => (this.gateOpened = resolve));
         await waiter.until(opened);
@@ -274,24 +271,16 @@ export class LoopRunner implements Runnable {
         if (!this.gate.isOpen) continue;
         this.setState("running");
       }
-      if (this.schedule !== undefined && !retryingSlot) {
-        // Never a time at or before the last one run: a wall clock stepped back
-        // (NTP) must not run a scheduled time twice.
-        this.nextRunAt ??= this.schedule.next(Math.max(Date.now(), this.lastSlot));
-        if (this.nextRunAt === undefined) {
+      if (this.scheduled !== undefined && !retryingSlot) {
+        const due = await this.scheduled.next(waiter);
+        if (due === "none") {
           this.logger.info({ loop: this.name }, "schedule has no time left; the loop completes");
           break;
         }
-        const reached = await waiter.sleep(Math.max(0, this.nextRunAt - Date.now()));
         waited = true;
         if (this.stopRequested) break;
-        if (!reached) continue; // woken: leadership lost; look at the gate again
-        // The timer counts elapsed time, the schedule the wall clock: after a step
-        // back it fires early by the wall clock, and waits again.
-        if (Date.now() < this.nextRunAt) continue;
-        slot = this.steppedOver(this.schedule, this.nextRunAt);
-        this.lastSlot = slot;
-        this.nextRunAt = undefined;
+        if (due === "woken") continue; // leadership lost, or an early timer: look again
+        slot = due;
       }
       retryingSlot = false;
       this.iterations += 1;
@@ -324,14 +313,14 @@ export class LoopRunner implements Runnable {
         (now() - startedAt) / 1_000,
         failure === undefined || (this.stopRequested && this.isAbort(failure.error)),
       );
-      if (this.schedule !== undefined) this.reportSkipped(this.schedule, slot);
+      this.scheduled?.reportSkipped(slot);
       const complete = this.completeRequested || this.iterations >= maxIterations;
       if (lost && (failure === undefined || this.isAbort(failure.error))) continue; // to standby
       if (failure === undefined) {
         failures = 0;
         failingSince = 0;
         if (complete) break;
-        if (this.schedule !== undefined)
+        if (this.scheduled !== undefined)
           waited = true; // the top of the loop waits for the next time
         else if (interval > 0) waited = await waiter.sleep(interval);
         continue;
@@ -351,7 +340,7 @@ export class LoopRunner implements Runnable {
         failures += 1;
         const left = retryFor - (now() - failingSince);
         // A scheduled loop retries within its slot, never past the next scheduled time.
-        const untilNextRun = this.untilNextRun();
+        const untilNextRun = this.scheduled?.untilNext() ?? Infinity;
         const drawn = nextDelay(failures, backoff, this.random);
         if (left > 0 && drawn >= untilNextRun) {
           this.logger.warn(
@@ -380,7 +369,7 @@ export class LoopRunner implements Runnable {
           if (this.stopRequested) continue;
           if (now() - failingSince < retryFor) {
             this.setState("running");
-            retryingSlot = this.schedule !== undefined;
+            retryingSlot = this.scheduled !== undefined;
             continue;
           }
         }
@@ -403,56 +392,6 @@ export class LoopRunner implements Runnable {
       return;
     }
     this.setState("stopped");
-  }
-
-  /**
-   * The scheduled time to run now that the wait for `due` is over: `due`, or
-   * after a forward step of the wall clock the latest time already passed,
-   * once (the times stepped over are logged, not run in a burst).
-   */
-  private steppedOver(schedule: Schedule, due: number): number {
-    const at = Date.now();
-    let slot = due;
-    let count = 0;
-    for (let t = schedule.next(due); t !== undefined && t <= at; t = schedule.next(t)) {
-      slot = t;
-      count += 1;
-      if (count >= 100_000) break;
-    }
-    if (count > 0) {
-      this.logger.warn(
-        { loop: this.name, from: new Date(due).toISOString(), count },
-        "scheduled times passed during the wait (the wall clock stepped forward); running the latest once",
-      );
-    }
-    return slot;
-  }
-
-  /** Ms until a scheduled loop's next time after now (Infinity for an interval loop). */
-  private untilNextRun(): number {
-    if (this.schedule === undefined) return Infinity;
-    const at = Date.now();
-    return (this.schedule.next(at) ?? Infinity) - at;
-  }
-
-  /** Logs (and counts) the scheduled times that passed while the iteration of `slot` ran. */
-  private reportSkipped(schedule: Schedule, slot: number): void {
-    const at = Date.now();
-    const skipped: number[] = [];
-    for (let t = schedule.next(slot); t !== undefined && t <= at; t = schedule.next(t)) {
-      skipped.push(t);
-      if (skipped.length >= 1_000) break;
-    }
-    if (skipped.length === 0) return;
-    this.logger.warn(
-      {
-        loop: this.name,
-        skipped: skipped.slice(0, 5).map((t) => new Date(t).toISOString()),
-        count: skipped.length,
-      },
-      "scheduled time skipped: the previous iteration was still running",
-    );
-    this.observer?.skipped?.(skipped.length);
   }
 
   /** A singleton iteration, raced against the leadership fault (see leadershipFault). */

@@ -1,6 +1,6 @@
 /**
  * Cron schedules, the door: the next scheduled time, computed by croner
- * (loaded only when a loop has a schedule).
+ * (loaded only when a loop has a schedule), and the scheduled wait.
  */
 export {
   compileSchedule,
@@ -8,3 +8,4 @@ export {
   type Schedule,
   type ScheduleProblem,
 } from "./cron-schedule.js";
+export { ScheduledWait, type SkipObserver } from "./scheduled-wait.js";
