@@ -11,7 +11,7 @@ import { EventEmitter } from "node:events";
 import sinon from "sinon";
 import { hookReserve } from "../src/core/lifecycle-hooks.js";
 import { LoopGroup, type ShutdownResult } from "../src/core/loop-group.js";
-import { LoopRunner, type LoopContext, type Runnable } from "../src/core/loop-runner.js";
+import { LoopRunner, type LoopContext, type Runnable } from "../src/index.js";
 import { silentLogger } from "../src/logger.js";
 import { resolveLoopOptions, type Hook, type LoopOptions, type OnError } from "../src/index.js";
 import { exitCodeFor, installProcessHandlers, signalExitCode } from "../src/process.js";

@@ -4,7 +4,7 @@
  * time that names the class and member.
  */
 import { describe, messages } from "../errors.js";
-import type { LoopContext } from "./loop-runner.js";
+import type { LoopContext } from "./loop-context.js";
 import {
   claimedBy,
   recordCheck,

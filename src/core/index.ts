@@ -46,12 +46,7 @@ export {
   type LoopOverrides,
   type ResolvedLoopOverrides,
 } from "./loop-overrides.js";
-export {
-  LoopRunner,
-  type IterationObserver,
-  type LoopContext,
-  type LoopStats,
-  type Runnable,
-} from "./loop-runner.js";
+export type { IterationObserver, LoopContext, LoopStats, Runnable } from "./loop-context.js";
+export { LoopRunner } from "./loop-runner.js";
 export type { LoopState } from "./loop-health.js";
 export { isDeclared, readDeclaration, type AnyClass, type ServiceDeclaration } from "./metadata.js";

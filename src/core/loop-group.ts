@@ -29,7 +29,9 @@ import {
 } from "./lifecycle-hooks.js";
 import { LoopHealth } from "./loop-health.js";
 import { mirrorToProbeThread, type ProbeServer } from "./probe-mirror.js";
-import { LoopRunner, type LoopState, type LoopStats, type Runnable } from "./loop-runner.js";
+import type { LoopStats, Runnable } from "./loop-context.js";
+import type { LoopState } from "./loop-health.js";
+import { LoopRunner } from "./loop-runner.js";
 import { deadline, now, sleep, type Deadline } from "../time.js";
 
 /**

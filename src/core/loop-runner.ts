@@ -18,15 +18,6 @@ import type { ResolvedLoopOptions } from "./loop-options.js";
 import { compileSchedule, ScheduledWait } from "../schedule/index.js";
 import { now, sleep, startTimer, Waiter } from "../time.js";
 
-export type { LoopState } from "./loop-health.js";
-export type {
-  IterationObserver,
-  LoopContext,
-  LoopRunnerDependencies,
-  LoopStats,
-  Runnable,
-} from "./loop-context.js";
-
 /**
  * Runs one loop body as a {@link Runnable}.
  *

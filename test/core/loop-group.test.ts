@@ -1,12 +1,7 @@
 import { expect } from "chai";
 import { StartupError } from "../../src/errors.js";
 import { LoopGroup } from "../../src/core/loop-group.js";
-import {
-  LoopRunner,
-  type LoopContext,
-  type LoopState,
-  type Runnable,
-} from "../../src/core/loop-runner.js";
+import { LoopRunner, type LoopContext, type LoopState, type Runnable } from "../../src/index.js";
 import {
   resolveLoopOptions,
   type Hook,

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { LoopHealth } from "../../src/core/loop-health.js";
-import { LoopRunner, type LoopContext } from "../../src/core/loop-runner.js";
+import { LoopRunner, type LoopContext } from "../../src/index.js";
 import { resolveLoopOptions, type LoopOptions } from "../../src/index.js";
 import { useFakeClock } from "../helpers/clock.js";
 import { deferred, forever } from "../helpers/deferred.js";
