@@ -31,7 +31,8 @@ export {
   type LoopGroupOptions,
   type ResolvedGroupOptions,
 } from "./group-options.js";
-export { LoopGroup, type GroupDetails, type ShutdownResult } from "./loop-group.js";
+export type { GroupDetails } from "./group-health.js";
+export { LoopGroup, type ShutdownResult } from "./loop-group.js";
 export {
   LOOP_DEFAULTS,
   resolveLoopOptions,

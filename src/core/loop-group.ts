@@ -1,6 +1,7 @@
 /**
- * LoopGroup: runs Runnables together, stops them all at once under one
- * deadline, and derives liveness, readiness and startup from their states.
+ * LoopGroup: runs Runnables together and stops them all at once under one
+ * deadline: startup, the shutdown timeline, and the probe server's life.
+ * Liveness and readiness are derived in group-health.ts.
  * Free of process concerns: no signals, no exit.
  */
 import { ConfigurationError, messages, StartupError } from "../errors.js";
@@ -14,7 +15,6 @@ import {
   SERVER_LIMITS,
   type HealthServerAddress,
 } from "../probes/index.js";
-import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import {
   groupOptionsOf,
   type Hook,
@@ -27,12 +27,11 @@ import {
   runStartHook,
   type StopOutcome,
 } from "./lifecycle-hooks.js";
-import { LoopHealth } from "./loop-health.js";
+import { GroupHealth, reportedState, type GroupDetails } from "./group-health.js";
 import { mirrorToProbeThread, type ProbeServer } from "./probe-mirror.js";
-import type { LoopStats, Runnable } from "./loop-context.js";
-import type { LoopState } from "./loop-health.js";
+import type { Runnable } from "./loop-context.js";
 import { LoopRunner } from "./loop-runner.js";
-import { deadline, now, sleep, type Deadline } from "../time.js";
+import { deadline, sleep, type Deadline } from "../time.js";
 
 /**
  * How a shutdown ended.
@@ -52,16 +51,6 @@ export interface ShutdownResult {
   readonly failed: readonly string[];
 }
 
-/** What `?verbose` shows. */
-export interface GroupDetails {
-  readonly loops: Record<string, LoopStats | { state: string }>;
-  readonly checks: Record<string, boolean | null>;
-  /** With leader election: `{ lease, identity, isLeader }`. */
-  readonly leader?: object;
-  /** Event-loop delay since the last read, with probes on (`monitorEventLoopDelay`). */
-  readonly eventLoop?: { readonly delayMaxMs: number; readonly delayP99Ms: number };
-}
-
 type Phase = "created" | "starting" | "running" | "stopping" | "stopped";
 
 /**
@@ -79,10 +68,7 @@ export class LoopGroup {
   readonly stopping: Promise<string>;
 
   private readonly loops: readonly Runnable[];
-  /** Hand-written Runnables: their own `state` is asked when health is computed. */
-  private readonly foreign: readonly Runnable[];
-  private readonly health = new LoopHealth();
-  private readonly checks: readonly CachedHealthCheck[];
+  private readonly health: GroupHealth;
   /** The probe server: on the main thread, or in a worker thread (created at start). */
   private server: ProbeServer | undefined;
   /** Thread mode: the shared memory the probe thread answers from, and what keeps it fresh. */
@@ -90,8 +76,6 @@ export class LoopGroup {
   private stopMirroring: (() => void) | undefined;
   /** Thread mode: asks the health checks now and writes their results for the thread. */
   private refreshProbeChecks: (() => void) | undefined;
-  /** Event-loop delay for `?verbose`, while probes are served. */
-  private eventLoopDelay: IntervalHistogram | undefined;
   private readonly probes: ResolvedGroupOptions["health"];
   private readonly metrics: ResolvedGroupOptions["metrics"];
   private readonly logger: Logger;
@@ -99,7 +83,6 @@ export class LoopGroup {
   private readonly drainDelay: number;
   private readonly onStart: readonly Hook[];
   private readonly onShutdown: readonly Hook[];
-  private readonly leader: (() => object | undefined) | undefined;
   private phase: Phase = "created";
   private startupComplete = false;
   private starting: Promise<void> | undefined;
@@ -111,8 +94,6 @@ export class LoopGroup {
     (resolve) => (this.startupEnded = resolve),
   );
   private shuttingDown: Promise<ShutdownResult> | undefined;
-  /** Loops launched and not yet ended. */
-  private readonly pending = new Set<Runnable>();
   private endAll: () => void = () => undefined;
   /** Resolves when the last launched loop has ended. */
   private readonly allEnded = new Promise<void>((resolve) => (this.endAll = resolve));
@@ -124,20 +105,15 @@ export class LoopGroup {
     const resolved = groupOptionsOf(options);
     this.loops = [...loops];
     uniqueNames("loop", this.loops);
-    this.foreign = this.loops.filter((loop) => !(loop instanceof LoopRunner));
     this.shutdownTimeout = resolved.shutdownTimeout;
     this.drainDelay = resolved.drainDelay;
     this.logger = resolved.logger;
     this.onStart = resolved.onStart;
     this.onShutdown = resolved.onShutdown;
-    this.leader = resolved.leader;
-    this.checks = resolved.healthChecks.map(
+    const checks = resolved.healthChecks.map(
       (c) => new CachedHealthCheck(c.name, c.check, c.timeout, c.cacheTtl, this.logger),
     );
-    for (const loop of this.loops) {
-      if (loop instanceof LoopRunner) loop.attach(this.health);
-      else this.health.add("idle");
-    }
+    this.health = new GroupHealth(this.loops, checks, this.logger, resolved.leader);
     this.probes = resolved.health;
     this.metrics = resolved.metrics;
     if (resolved.health !== undefined && !resolved.health.thread) {
@@ -168,9 +144,7 @@ export class LoopGroup {
    */
   get live(): boolean {
     if (this.phase === "stopping" || this.phase === "stopped") return true;
-    const stalled = this.health.anyStalled(now()) || this.foreignReports("stalled");
-    if (stalled) this.reportStalls();
-    return !stalled;
+    return this.health.live();
   }
 
   /**
@@ -178,15 +152,14 @@ export class LoopGroup {
    * (a check not yet asked does not count against it). O(1) in the number of loops.
    */
   get ready(): boolean {
-    return this.loopsReady() && this.checks.every((c) => c.last !== false);
+    return this.phase === "running" && this.health.ready();
   }
 
   /** `/health/ready`, asking the health checks (cached, single flight, with timeouts). */
   async readiness(): Promise<boolean> {
-    if (!this.loopsReady()) return false;
-    if (this.checks.length === 0) return true;
-    const results = await Promise.all(this.checks.map((c) => c.evaluate()));
-    return results.every(Boolean) && this.loopsReady();
+    if (this.phase !== "running") return false;
+    const ready = await this.health.readiness();
+    return ready && this.phase === "running";
   }
 
   /** The probe server's address while it listens, else null. */
@@ -196,25 +169,7 @@ export class LoopGroup {
 
   /** Per loop state and counters, per check last result: what `?verbose` shows. */
   details(): GroupDetails {
-    const loops: Record<string, LoopStats | { state: string }> = {};
-    for (const loop of this.loops) {
-      loops[loop.name] = loop instanceof LoopRunner ? loop.stats() : { state: reportedState(loop) };
-    }
-    const checks: Record<string, boolean | null> = {};
-    for (const check of this.checks) checks[check.name] = check.last ?? null;
-    const details: { -readonly [K in keyof GroupDetails]: GroupDetails[K] } = { loops, checks };
-    const leader = this.leader?.();
-    if (leader !== undefined) details.leader = leader;
-    const delay = this.eventLoopDelay;
-    if (delay !== undefined && delay.count > 0) {
-      // Max and p99 since the last ?verbose read, then a fresh window: never read on a probe.
-      details.eventLoop = {
-        delayMaxMs: Math.round(delay.max / 1e4) / 100,
-        delayP99Ms: Math.round(delay.percentile(99) / 1e4) / 100,
-      };
-      delay.reset();
-    }
-    return details;
+    return this.health.details();
   }
 
   /**
@@ -246,7 +201,9 @@ export class LoopGroup {
 
   /** readiness(), but synchronous when no health check needs asking: most probes allocate no promise. */
   private readinessNow(): boolean | Promise<boolean> {
-    return this.checks.length === 0 ? this.loopsReady() : this.readiness();
+    return this.health.checks.length === 0
+      ? this.phase === "running" && this.health.loopsReady()
+      : this.readiness();
   }
 
   private setPhase(phase: Phase): void {
@@ -260,13 +217,13 @@ export class LoopGroup {
     probes: NonNullable<ResolvedGroupOptions["health"]>,
   ): Promise<void> {
     const mirror = await mirrorToProbeThread(probes, {
-      health: this.health,
-      checks: this.checks,
+      health: this.health.counts,
+      checks: this.health.checks,
       phase: () => PHASE[this.phase],
       startupComplete: () => this.startupComplete,
       running: () => this.phase === "running",
-      foreignWorking: () => this.foreignWorking(),
-      foreignStalled: () => this.foreignReports("stalled"),
+      foreignWorking: () => this.health.foreignWorking(),
+      foreignStalled: () => this.health.foreignReports("stalled"),
       details: () => this.details(),
       metrics: this.metrics,
       logger: this.logger,
@@ -284,34 +241,6 @@ export class LoopGroup {
     } catch (error) {
       mirror.stop();
       throw error;
-    }
-  }
-
-  private loopsReady(): boolean {
-    return (
-      this.phase === "running" &&
-      this.health.allWorking &&
-      !this.health.anyStalled(now()) &&
-      this.foreignWorking()
-    );
-  }
-
-  /** Every hand-written Runnable still running says it is "running". */
-  private foreignWorking(): boolean {
-    for (const loop of this.foreign) {
-      if (this.pending.has(loop) && reportedState(loop) !== "running") return false;
-    }
-    return true;
-  }
-
-  /** Some hand-written Runnable still running says it is in `state`. */
-  private foreignReports(state: LoopState): boolean {
-    return this.foreign.some((loop) => this.pending.has(loop) && reportedState(loop) === state);
-  }
-
-  private reportStalls(): void {
-    for (const loop of this.health.newlyStalled(now())) {
-      this.logger.warn({ loop: loop.name }, "loop stalled: no heartbeat within its stallTimeout");
     }
   }
 
@@ -343,8 +272,7 @@ export class LoopGroup {
       if (this.probes?.thread) await this.startProbeThread(this.probes);
       await this.server?.start();
       if (this.probes !== undefined) {
-        this.eventLoopDelay = monitorEventLoopDelay({ resolution: 20 });
-        this.eventLoopDelay.enable();
+        this.health.watchEventLoop();
       }
       for (const hook of this.onStart) {
         if (this.shuttingDown) return undefined;
@@ -362,8 +290,8 @@ export class LoopGroup {
 
   private launchLoop(loop: Runnable): void {
     const foreign = !(loop instanceof LoopRunner);
-    if (foreign) this.health.transition("idle", "running");
-    this.pending.add(loop);
+    if (foreign) this.health.counts.transition("idle", "running");
+    this.health.pending.add(loop);
     let running: Promise<void>;
     try {
       running = loop.run();
@@ -381,10 +309,11 @@ export class LoopGroup {
     foreign: boolean,
     failure: { error: unknown } | undefined,
   ): void {
-    this.pending.delete(loop);
-    if (this.pending.size === 0) this.endAll();
+    const pending = this.health.pending;
+    pending.delete(loop);
+    if (pending.size === 0) this.endAll();
     const failed = failure !== undefined || reportedState(loop) === "failed";
-    if (foreign) this.health.transition("running", failed ? "failed" : "stopped");
+    if (foreign) this.health.counts.transition("running", failed ? "failed" : "stopped");
     if (failed) this.failedLoops.add(loop.name);
     if (failure !== undefined && foreign) {
       this.logger.error({ loop: loop.name, error: errorMessage(failure.error) }, "loop failed");
@@ -394,7 +323,7 @@ export class LoopGroup {
       "loop stopped",
     );
     if (failure !== undefined) void this.shutdown("error");
-    else if (this.pending.size === 0) void this.shutdown("completed");
+    else if (pending.size === 0) void this.shutdown("completed");
   }
 
   /**
@@ -406,7 +335,7 @@ export class LoopGroup {
     const wasStarted = this.phase !== "created";
     this.setPhase("stopping");
     this.begin(reason);
-    for (const check of this.checks) check.cancel(); // a probe waiting on one answers 503 now
+    for (const check of this.health.checks) check.cancel(); // a probe waiting on one answers 503 now
     this.logger.info({ reason, shutdownTimeoutMs: this.shutdownTimeout }, "shutdown begun");
     const budget = deadline(this.shutdownTimeout);
     const reserve = hookReserve(this.shutdownTimeout, this.onShutdown.length);
@@ -414,7 +343,7 @@ export class LoopGroup {
     const outcome: StopOutcome = { timedOut: [], failed: [], unclean: false };
     try {
       const startedWell = wasStarted && (await this.finishStartup(loopsBudget, outcome));
-      if (this.drainDelay > 0 && this.pending.size > 0) {
+      if (this.drainDelay > 0 && this.health.pending.size > 0) {
         await sleep(this.drainDelay, loopsBudget.signal);
       }
       await this.stopLoops(loopsBudget, outcome);
@@ -425,7 +354,7 @@ export class LoopGroup {
     }
     this.setPhase("stopped");
     this.stopMirroring?.();
-    this.eventLoopDelay?.disable();
+    this.health.unwatchEventLoop();
     // Last, so liveness answers to the end; busy probe sockets get what is left of the budget.
     try {
       await this.server?.stop(Math.min(SERVER_LIMITS.stopGrace, budget.remaining()));
@@ -466,22 +395,14 @@ export class LoopGroup {
 
   /** Tells every running loop to stop at the same moment, and waits for them until the deadline. */
   private async stopLoops(budget: Deadline, outcome: StopOutcome): Promise<void> {
-    if (this.pending.size === 0) return;
-    for (const loop of this.pending) stopQuietly(loop, this.logger);
+    const pending = this.health.pending;
+    if (pending.size === 0) return;
+    for (const loop of pending) stopQuietly(loop, this.logger);
     const stopped = await budget.race(this.allEnded);
-    if (stopped.settled || this.pending.size === 0) return;
-    const stubborn = [...this.pending].map((l) => l.name);
+    if (stopped.settled || pending.size === 0) return;
+    const stubborn = [...pending].map((l) => l.name);
     outcome.timedOut.push(...stubborn);
     this.logger.warn({ loops: stubborn }, "loops still running at the shutdown deadline");
-  }
-}
-
-/** A hand-written Runnable's own word on its state; a getter that throws counts as failed. */
-function reportedState(loop: Runnable): LoopState {
-  try {
-    return loop.state;
-  } catch {
-    return "failed";
   }
 }
 

@@ -2,6 +2,14 @@
  * LoopRunner: one `@Loop` method run as a Runnable. It calls the method
  * again and again with a LoopContext until it is stopped, completes or fails,
  * and reports each state change to the group's LoopHealth.
+ *
+ * Longer than the house's 300-line aim on purpose: `loop()` is one state
+ * machine (running, backoff, standby, stopping, stopped, failed) whose order of
+ * checks is the contract (no iteration after stop, the abort is a clean stop,
+ * a failed last iteration fails, backoff never past retryFor or the next slot,
+ * a singleton iteration raced against its leadership fault). The context,
+ * the types and the scheduled wait live beside it (loop-context.ts,
+ * schedule/scheduled-wait.ts); what is left reads top to bottom as one algorithm.
  */
 import { nextDelay } from "./backoff.js";
 import type { GateListener, LeaderGate } from "../leader/index.js";
