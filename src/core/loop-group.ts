@@ -3,6 +3,12 @@
  * deadline: startup, the shutdown timeline, and the probe server's life.
  * Liveness and readiness are derived in group-health.ts.
  * Free of process concerns: no signals, no exit.
+ *
+ * Longer than the house's 300-line aim on purpose: it is one timeline
+ * (created → starting → running → stopping → stopped) with one budget threaded
+ * through drain, loop stop, hooks and the probe server's close; the
+ * lifecycle model test checks that order. Health, hooks and the probe thread's
+ * mirror live beside it (group-health.ts, lifecycle-hooks.ts, probe-mirror.ts).
  */
 import { ConfigurationError, messages, StartupError } from "../errors.js";
 import { errorMessage, type Logger } from "../logger.js";

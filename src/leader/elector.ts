@@ -8,6 +8,10 @@
  * then releases, or, if one outlives the loops' share of the budget, keeps
  * renewing until done and never releases. Every wait goes through time.ts;
  * every API call is bounded as a whole and its socket destroyed at the bound.
+ *
+ * Longer than the house's 300-line aim on purpose: it is one algorithm,
+ * client-go's acquire/renew/release loop with the shutdown edges woven through
+ * it; the decision itself is pure and lives in decision.ts.
  */
 import { errorMessage, type Logger } from "../logger.js";
 import { now, sleep, startTimer, withTimeout } from "../time.js";
