@@ -3,10 +3,21 @@
  * Loaded by the door (index.ts) only when an app has a singleton loop.
  */
 import type { Logger } from "../logger.js";
-import { LeaderElector } from "./elector.js";
+import { LeaderElector, type LeaseApi } from "./elector.js";
 import type { LeaderGate } from "./gate.js";
 import { LeaseClient } from "./lease-client.js";
-import { resolveLeaderElection } from "./options.js";
+import { resolveLeaderElection, type ResolvedLeaderElection } from "./options.js";
+
+/**
+ * How an elector reaches its Lease: over HTTP(S) by default. Internal, not
+ * exported from the package or the door: the election model test swaps
+ * `connect` for an in-process Lease store, so whole apps elect under fake
+ * timers with no socket.
+ */
+export const leaseTransport: { connect: (config: ResolvedLeaderElection) => LeaseApi } = {
+  connect: (config) =>
+    new LeaseClient(config.endpoint, config.namespace, config.lease, config.callTimeout),
+};
 
 /** Validates the option and builds the elector for `gate`; starts nothing. */
 export function createElection(
@@ -18,11 +29,11 @@ export function createElection(
   leadershipMetrics?: (lease: string) => ((isLeader: boolean) => void) | undefined,
 ): LeaderElector {
   const config = resolveLeaderElection(option, env);
-  const client = new LeaseClient(
-    config.endpoint,
-    config.namespace,
-    config.lease,
-    config.callTimeout,
+  return new LeaderElector(
+    leaseTransport.connect(config),
+    config,
+    gate,
+    logger,
+    leadershipMetrics?.(config.lease),
   );
-  return new LeaderElector(client, config, gate, logger, leadershipMetrics?.(config.lease));
 }
