@@ -167,6 +167,13 @@ export class LeaderElector {
     await this.running;
     this.cancelDeadline?.();
     this.cancelDeadline = undefined;
+    // A write that landed during shutdown (a late acquire, or a renew of a holding already
+    // ended) left the Lease ours, and no singleton iteration runs: release it before done.
+    if (this.holdsLease() && !this.gate.busy) {
+      this.endHolding(undefined);
+      await this.releaseLease();
+      return;
+    }
     if (this.leading) {
       this.logger.info(
         { lease: this.config.lease, identity: this.config.identity },
@@ -197,15 +204,24 @@ export class LeaderElector {
         await this.pause(retryPeriod * (1 + this.random() * (JITTER_FACTOR - 1)));
       }
       if (!this.acquiring || this.closing) {
-        // Shutdown began while not leader. An acquire already sent that landed: release it at once.
-        if (acquired) await this.releaseLease();
-        return;
+        // Shutdown began while not leader. An acquire already sent that landed: release it at
+        // once, unless it took back our own holding while one of its iterations still runs
+        // (that iteration keeps the Lease, as a leader's would).
+        if (!acquired) return;
+        if (!this.gate.busy) {
+          await this.releaseLease();
+          return;
+        }
       }
       this.beginHolding();
       // Renew every retryPeriod; the renewDeadline timer (armed at each renew) ends leadership.
       while (this.leading && this.renewing && !this.closing) {
         if (!(await this.pause(retryPeriod))) continue;
-        if (this.leading && this.renewing && !this.closing) await this.tryAcquireOrRenew();
+        if (!this.leading || !this.renewing || this.closing) continue;
+        const renewed = await this.tryAcquireOrRenew();
+        // The renewDeadline timer ended the holding while this renew was in flight, and the
+        // renew landed: this replica holds the Lease again, as the same holding.
+        if (renewed && !this.leading && this.holdsLease()) this.beginHolding();
       }
       if (!this.renewing || this.closing) return;
     }

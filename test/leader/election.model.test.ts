@@ -537,23 +537,43 @@ class World {
       if (release === undefined) continue;
       const at = release.at;
       if (now < at + window) continue;
+      const candidatesUntil = (end: number) =>
+        this.all.filter(
+          (s) =>
+            s !== leader &&
+            s.app !== undefined &&
+            s.killedAt === undefined &&
+            (s.began === undefined || s.began > end) &&
+            s.healthyOver(at - window, end),
+        );
+      // A departing replica's acquire that was in flight when its own shutdown began may land
+      // first: it releases at once, and the window runs from its release instead.
+      let anchor = at;
+      let waiting = false;
+      const early = candidatesUntil(at + window);
+      for (const l of this.store.landed) {
+        const departing =
+          l.identity !== leader.identity && !early.some((c) => c.identity === l.identity);
+        if (!departing || l.at <= anchor || l.at > anchor + window) continue;
+        if (l.record.holderIdentity !== l.identity) continue;
+        const released = this.store.landed.find(
+          (r) => r.identity === l.identity && r.record.holderIdentity === "" && r.at >= l.at,
+        );
+        if (released === undefined) waiting = true;
+        else anchor = Math.max(anchor, released.at);
+      }
+      if (waiting) continue;
+      if (now < anchor + window) continue;
       leader.wasLeaderAtBegin = false; // checked once
       if (leader.result.reason !== "SIGTERM") continue;
-      const candidates = this.all.filter(
-        (s) =>
-          s !== leader &&
-          s.app !== undefined &&
-          s.killedAt === undefined &&
-          (s.began === undefined || s.began > at + window) &&
-          s.healthyOver(at - window, at + window),
-      );
+      const candidates = candidatesUntil(anchor + window);
       if (candidates.length === 0) continue;
       const led = this.all.some(
-        (s) => s !== leader && s.becameLeader.some((t) => t >= at && t <= at + window),
+        (s) => s !== leader && s.becameLeader.some((t) => t >= at && t <= anchor + window),
       );
       if (!led) {
         this.violations.push(
-          `no takeover: ${leader.identity} released the Lease at ${at} and no standby led by ${at + window} (candidates ${candidates.map((c) => c.identity).join(", ")})`,
+          `no takeover: ${leader.identity} released the Lease at ${at} and no standby led by ${anchor + window} (candidates ${candidates.map((c) => c.identity).join(", ")})`,
         );
       }
     }
