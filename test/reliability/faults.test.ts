@@ -189,6 +189,9 @@ describe("reliability: faults end in their documented state, log line and exit c
     expect((await probe(port, "/health/ready")).status).to.equal(503);
     expect(performance.now() - began).to.be.lessThan(500 + 200);
     const pending = probe(port, "/health/ready");
+    // Let the probe's connection reach the server first: a SIGTERM sent before the
+    // accept would meet a closed listener (ECONNREFUSED), which says nothing of the app.
+    await pause(100);
     worker.kill("SIGTERM");
     expect((await pending).status, "a JSON 503, never a reset").to.equal(503);
     const outcome = await record(
