@@ -79,3 +79,34 @@ describe("import rules (npm run check:imports)", function () {
     expect(output).to.contain("top-level-through-doors");
   });
 });
+
+describe("dist: what is off costs nothing", () => {
+  /** The chunks a module imports statically (import … from), followed through every chunk. */
+  async function staticGraph(entry: string): Promise<Set<string>> {
+    const seen = new Set<string>();
+    const visit = async (file: string): Promise<void> => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = await readFile(file, "utf8");
+      const pattern = /(?:^|\n)\s*(?:import|export)\b[^;("]*?(?:from\s*)?"(\.[^"]+)"/g;
+      for (const [, target] of text.matchAll(pattern)) {
+        await visit(join(file, "..", target ?? ""));
+      }
+    };
+    await visit(entry);
+    return seen;
+  }
+
+  it("the entry point reaches the election, metrics and probe-thread code only through import()", async () => {
+    const entry = join(root, "dist/index.js");
+    const graph = [...(await staticGraph(entry))].map((f) => f.slice(join(root, "dist").length));
+    expect(
+      graph.some((f) => /election|loop-metrics|probe-thread/.test(f)),
+      graph.join(", "),
+    ).to.equal(false);
+    const text = await readFile(entry, "utf8");
+    for (const lazy of ["election", "loop-metrics", "probe-thread"]) {
+      expect(text, lazy).to.match(new RegExp(`import\\("\\./chunks/${lazy}-[A-Z0-9]+\\.js"\\)`));
+    }
+  });
+});
