@@ -5,7 +5,8 @@
 //   the downward API), KUBE_API_SERVER (unset in a cluster; http://127.0.0.1:8001
 //   with kubectl proxy), LEASE_DURATION_MS / RENEW_DEADLINE_MS / RETRY_PERIOD_MS,
 //   REPORT_EVERY_MS (60000), WORK_MS (how long a report takes, 500),
-//   REPORT_LOG (a file each iteration appends "start|end <identity> <ms>" to).
+//   REPORT_LOG (a file each iteration appends "start|end <identity> <ms>" to),
+//   METRICS ("true" serves /metrics on the probe port; needs prom-client).
 import { appendFileSync } from "node:fs";
 import { bootstrap, HealthPort, Loop, type LoopContext } from "loopgroup";
 
@@ -36,6 +37,7 @@ export class ReportService {
 }
 
 await bootstrap(ReportService, {
+  metrics: env.METRICS === "true",
   leaderElection: {
     lease: env.LEASE_NAME ?? "singleton-report",
     ...(env.POD_NAMESPACE ? { namespace: env.POD_NAMESPACE } : {}),

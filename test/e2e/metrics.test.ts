@@ -72,15 +72,6 @@ describe("end to end: metrics scraped by a real Prometheus", function () {
     expect((await worker.exited).code).to.equal(0);
   });
 
-  it("the example alerting rules pass promtool check rules", async () => {
-    const { stdout } = await run("promtool", [
-      "check",
-      "rules",
-      `${root}examples/kubernetes/alerts.rules.yaml`,
-    ]);
-    expect(stdout).to.include("SUCCESS: 5 rules found");
-  });
-
   it("an app without metrics never loads prom-client; with metrics it does", async () => {
     const script = (metrics: boolean): string => `
       import { createRequire } from "node:module";
