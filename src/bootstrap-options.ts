@@ -22,6 +22,7 @@ import {
   resolveProbeOptions,
   type DeclaredHealthPort,
   type ResolvedProbeOptions,
+  type VerboseMode,
 } from "./probes/index.js";
 import { DEFAULT_SIGNALS, resolveSignals } from "./process.js";
 import { MAX_TIMER_DELAY } from "./time.js";
@@ -81,6 +82,12 @@ export interface BootstrapOptions {
   /** Thread mode: ms the main thread's event loop may not turn before live and ready are 503; default 15_000. */
   eventLoopStallTimeout?: number;
   /**
+   * What `?verbose` shows: `"summary"` leaves out every error text (for a
+   * probe port reachable from outside the pod). Default `LOOPGROUP_VERBOSE`,
+   * else `@HealthPort`'s `verbose`, else `"full"`.
+   */
+  verbose?: VerboseMode;
+  /**
    * Leader election through a Kubernetes Lease, for `@Loop({ singleton: true })`:
    * `{ lease: "report-service" }` plus optional namespace, identity, timings
    * (client-go's defaults) and apiServer.
@@ -112,6 +119,7 @@ const bootstrapKeys = [
   "leaderElection",
   "healthThread",
   "eventLoopStallTimeout",
+  "verbose",
 ];
 
 /** A duration from its option when given, else its variable, else the default. */

@@ -194,6 +194,7 @@ function build(
       logger: guardLogger(logger),
       metrics: metrics && (() => metrics.scrape()),
       leader: leadership && (() => leadership.elector?.details()),
+      verbose: resolved.verbose,
     }),
   );
   metrics?.watch(() => group.details());

@@ -19,32 +19,118 @@ export interface Logger {
 
 type Level = keyof Logger;
 
+/** How the default logger writes: one text line, or one JSON object per line. */
+export type LogFormat = "text" | "json";
+
+/** C0 and C1 control characters (ESC, CR, LF, BEL, …) and the Unicode line separators. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+/** The same set, for a test (a /g pattern keeps state between test() calls). */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const HAS_CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/**
+ * `text` with every control character written as a visible escape (`\n`,
+ * `\u001b`), so no message or field can start a line of its own, move the
+ * cursor or recolour a terminal: a thrown string cannot forge a log line.
+ */
+export function escapeControl(text: string): string {
+  return text.replace(
+    CONTROL,
+    (c) => NAMED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 function formatValue(value: unknown): string {
-  if (typeof value === "string") return /[\s"=]/.test(value) ? JSON.stringify(value) : value;
-  if (value instanceof Error) return JSON.stringify(value.message);
+  if (typeof value === "string") {
+    return /[\s"=\\]/.test(value) || HAS_CONTROL.test(value)
+      ? JSON.stringify(value).replace(CONTROL, (c) => escapeControl(c))
+      : value;
+  }
+  if (value instanceof Error) return formatValue(value.message);
   if (Array.isArray(value)) return value.map(formatValue).join(",");
-  return String(value);
+  return escapeControl(String(value));
+}
+
+/** A field's value as JSON can carry it: an Error as its message, a bigint as a string. */
+function jsonValue(_key: string, value: unknown): unknown {
+  if (value instanceof Error) return value.message;
+  if (typeof value === "bigint") return value.toString();
+  return value;
+}
+
+/** The fields pino puts first; a field of the same name is written as `field.<name>`. */
+const RESERVED = new Set(["time", "level", "msg"]);
+
+/**
+ * `LOOPGROUP_LOG_FORMAT` (`json` or `text`), else `json` when stderr is not a
+ * terminal (a container's log) and `text` when it is.
+ */
+export function defaultLogFormat(
+  env: NodeJS.ProcessEnv = process.env,
+  tty: boolean = process.stderr.isTTY === true,
+): LogFormat {
+  const wanted = env.LOOPGROUP_LOG_FORMAT?.trim().toLowerCase();
+  if (wanted === "json" || wanted === "text") return wanted;
+  return tty ? "text" : "json";
 }
 
 /**
- * One concise line per event on stderr: `loopgroup warn: message key=value …`.
- * Debug lines are dropped unless `debug` is true.
+ * The default logger, on stderr. `text`: one concise line per event,
+ * `loopgroup warn: message key=value …`. `json`: one JSON object per line
+ * with `time` (ms since the epoch), `level`, `msg` and the fields, as pino
+ * writes them. Either way a control character in a message, a field name or
+ * a value is escaped, never written raw. Debug lines are dropped unless
+ * `debug` is true. The format defaults to {@link defaultLogFormat}.
  */
 export function stderrLogger(
-  options: { debug?: boolean; write?: (line: string) => void } = {},
+  options: { debug?: boolean; write?: (line: string) => void; format?: LogFormat } = {},
 ): Logger {
   const write = options.write ?? ((line: string) => void process.stderr.write(line));
-  const line =
+  const format = options.format ?? defaultLogFormat();
+  const kept = (fields: LogFields): [string, unknown][] =>
+    Object.entries(fields).filter(
+      ([, value]) => value !== undefined && !(Array.isArray(value) && value.length === 0),
+    );
+  const text =
     (level: Level) =>
     (fields: LogFields, message: string): void => {
-      if (level === "debug" && options.debug !== true) return;
-      const extra = Object.entries(fields)
-        .filter(([, value]) => value !== undefined && !(Array.isArray(value) && value.length === 0))
-        .map(([key, value]) => `${key}=${formatValue(value)}`)
+      const extra = kept(fields)
+        .map(([key, value]) => `${escapeControl(key).replace(/[\s=]/g, "_")}=${formatValue(value)}`)
         .join(" ");
-      write(`loopgroup ${level}: ${message}${extra ? ` ${extra}` : ""}\n`);
+      write(`loopgroup ${level}: ${escapeControl(String(message))}${extra ? ` ${extra}` : ""}\n`);
     };
-  return { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") };
+  const json =
+    (level: Level) =>
+    (fields: LogFields, message: string): void => {
+      const entry: Record<string, unknown> = { time: Date.now(), level, msg: String(message) };
+      for (const [key, value] of kept(fields)) {
+        entry[RESERVED.has(key) || key in entry ? `field.${key}` : key] = value;
+      }
+      let line: string;
+      try {
+        line = JSON.stringify(entry, jsonValue);
+      } catch {
+        line = JSON.stringify({
+          time: entry.time,
+          level,
+          msg: entry.msg,
+          fields: "unserializable",
+        });
+      }
+      // JSON escapes C0 controls; C1 controls and U+2028/9 are escaped too, for terminals and tails.
+      write(`${line.replace(CONTROL, (c) => escapeControl(c))}\n`);
+    };
+  const line = format === "json" ? json : text;
+  const at = (level: Level) => {
+    const emit = line(level);
+    return (fields: LogFields, message: string): void => {
+      if (level === "debug" && options.debug !== true) return;
+      emit(fields, message);
+    };
+  };
+  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 
 const ignore = (): void => undefined;
@@ -71,7 +157,7 @@ export function guardLogger(logger: Logger): Logger {
         if (warned) return;
         warned = true;
         process.stderr.write(
-          `loopgroup error: the logger threw on "${message}": ${errorMessage(error)}; later logger errors are ignored\n`,
+          `loopgroup error: the logger threw on "${escapeControl(String(message))}": ${escapeControl(errorMessage(error))}; later logger errors are ignored\n`,
         );
       }
     };
@@ -85,9 +171,13 @@ export function guardLogger(logger: Logger): Logger {
   return safe;
 }
 
-/** Message of an unknown thrown value, without its stack, cut to `limit` characters. */
+/**
+ * Message of an unknown thrown value, without its stack, redacted (see
+ * {@link redact}), then cut to `limit` characters. The one way error text
+ * reaches `?verbose`, logs and the exit path.
+ */
 export function errorMessage(error: unknown, limit = 200): string {
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const text = redact(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
   return text.length > limit ? `${text.slice(0, limit - 1)}…` : text;
 }
 
@@ -101,4 +191,29 @@ export function isLogger(value: unknown): value is Logger {
       (level) => typeof candidate[level] === "function",
     )
   );
+}
+
+/** `scheme://user:password@`: the password, up to the last `@` of the authority. */
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:/?#@]*):([^\s/?#]*)@/gi;
+/** `password=…`, `token: …`, `"client_secret":"…"`, `Authorization: Bearer …`: the value. */
+const SECRET_PAIRS =
+  /\b([\w.-]*(?:passw(?:or)?d|pwd|token|secret|api[_-]?key|credentials?|authorization)[\w.-]*)(["']?\s*[=:]\s*)(?:(bearer|basic)\s+)?("[^"]*"|'[^']*'|[^\s&;,'"]+)/gi;
+
+/**
+ * Masks credentials in error text before it is shown or logged: the password
+ * of a URL (`postgres://app:S3cr3t@db` → `postgres://app:***@db`) and the
+ * value of `password=`, `token=`, `secret=`, `api_key=` style pairs (also with
+ * `:` and quotes, as in JSON). The rest of the text is kept, so the error
+ * still says what failed and where.
+ *
+ * @example
+ * redact("connect failed: postgres://orders_app:S3cr3t@db.internal/orders");
+ * // "connect failed: postgres://orders_app:***@db.internal/orders"
+ */
+export function redact(text: string): string {
+  return text
+    .replace(URL_CREDENTIALS, "$1$2:***@")
+    .replace(SECRET_PAIRS, (_match, key: string, sep: string, scheme: string | undefined) => {
+      return `${key}${sep}${scheme ? `${scheme} ` : ""}***`;
+    });
 }

@@ -6,7 +6,7 @@
 import { constants } from "node:os";
 import type { ShutdownResult } from "./core/index.js";
 import { ConfigurationError, messages } from "./errors.js";
-import { errorMessage, type Logger } from "./logger.js";
+import { errorMessage, redact, type Logger } from "./logger.js";
 import { now, startTimer } from "./time.js";
 
 /**
@@ -131,7 +131,7 @@ export function installProcessHandlers(binding: ProcessBinding): () => void {
     (...args: unknown[]): void => {
       const error = args[0];
       fatal = true;
-      const stack = error instanceof Error ? error.stack : undefined;
+      const stack = error instanceof Error && error.stack ? redact(error.stack) : undefined;
       logger.error({ error: errorMessage(error, 2_000), stack }, `${kind}; shutting down`);
       void binding.shutdown(kind);
     };

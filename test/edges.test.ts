@@ -496,7 +496,9 @@ describe("edges (fake clock)", () => {
       }
       expect(error).to.be.instanceOf(ConfigurationError);
       expect(exit.calledOnceWith(1)).to.equal(true);
-      expect(String(write.firstCall.args[0])).to.include('option "logger"');
+      const line = String(write.firstCall.args[0]);
+      const text = line.startsWith("{") ? (JSON.parse(line) as { msg: string }).msg : line;
+      expect(text).to.include('option "logger"');
     });
 
     it("a logger that throws cannot leave a shutdown unsettled", async () => {

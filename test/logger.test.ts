@@ -4,7 +4,7 @@ import { errorMessage, silentLogger, stderrLogger } from "../src/logger.js";
 describe("logger", () => {
   it("writes one concise line per event with its fields", () => {
     const lines: string[] = [];
-    const logger = stderrLogger({ write: (line) => lines.push(line) });
+    const logger = stderrLogger({ format: "text", write: (line) => lines.push(line) });
     logger.info({ loops: ["A.a", "B.b"], port: 8080, skipped: undefined, none: [] }, "started");
     logger.warn({ error: new Error("bad thing") }, "failed");
     expect(lines).to.deep.equal([
@@ -15,8 +15,8 @@ describe("logger", () => {
 
   it("drops debug lines unless asked", () => {
     const lines: string[] = [];
-    stderrLogger({ write: (line) => lines.push(line) }).debug({}, "hidden");
-    stderrLogger({ debug: true, write: (line) => lines.push(line) }).debug(
+    stderrLogger({ format: "text", write: (line) => lines.push(line) }).debug({}, "hidden");
+    stderrLogger({ debug: true, format: "text", write: (line) => lines.push(line) }).debug(
       { text: "a b" },
       "shown",
     );

@@ -14,14 +14,19 @@ describe("the SPEC's 'Tests users write' snippet", () => {
   // The snippet uses the default logger: its lines are captured, not printed between mocha's results.
   let stderr: sinon.SinonStub;
   const logged: string[] = [];
+  const format = process.env.LOOPGROUP_LOG_FORMAT;
   beforeEach(() => {
+    // The default format follows the terminal; the test pins it (json: what a pod's log gets).
+    process.env.LOOPGROUP_LOG_FORMAT = "json";
     const write = process.stderr.write.bind(process.stderr);
     stderr = sinon.stub(process.stderr, "write").callsFake((chunk: string | Uint8Array) => {
-      if (String(chunk).startsWith("loopgroup ")) return logged.push(String(chunk)) > 0;
+      if (String(chunk).startsWith('{"time":')) return logged.push(String(chunk)) > 0;
       return write(chunk);
     });
   });
   afterEach(() => {
+    if (format === undefined) delete process.env.LOOPGROUP_LOG_FORMAT;
+    else process.env.LOOPGROUP_LOG_FORMAT = format;
     stderr.restore();
     clock.restore();
   });
@@ -40,8 +45,11 @@ describe("the SPEC's 'Tests users write' snippet", () => {
     expect(result.timedOut).to.deep.equal(["StubbornService.work"]);
     await app.done;
     expect(clock.countTimers()).to.equal(0);
-    expect(logged).to.include(
-      "loopgroup warn: loops still running at the shutdown deadline loops=StubbornService.work\n",
-    );
+    expect(logged.map((line) => JSON.parse(line) as unknown)).to.deep.include({
+      time: 30_000 - 5_000,
+      level: "warn",
+      msg: "loops still running at the shutdown deadline",
+      loops: ["StubbornService.work"],
+    });
   });
 });

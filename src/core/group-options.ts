@@ -7,9 +7,11 @@ import { guardLogger, silentLogger, type Logger } from "../logger.js";
 import {
   checkHost,
   checkPort,
+  checkVerbose,
   PROBE_DEFAULTS,
   type CheckFunction,
   type NamedHealthCheck,
+  type VerboseMode,
 } from "../probes/index.js";
 import { checkBoolean, checkDuration } from "../validation.js";
 
@@ -52,6 +54,8 @@ export interface LoopGroupOptions {
   drainDelay?: number;
   /** What `?verbose` shows under `leader`, with leader election. */
   leader?: () => object | undefined;
+  /** What `?verbose` shows: "summary" leaves out every error text. Default "full". */
+  verbose?: VerboseMode;
   /** Serves `GET /metrics` on the probe port with what it resolves to. Default: no `/metrics`. */
   metrics?: () => Promise<{ readonly contentType: string; readonly body: string }>;
   /** Default silent. */
@@ -83,6 +87,7 @@ export interface ResolvedGroupOptions {
     | undefined;
   readonly metrics: LoopGroupOptions["metrics"];
   readonly leader: LoopGroupOptions["leader"];
+  readonly verbose: VerboseMode;
 }
 
 /** Validates `LoopGroup` options; throws a TypeError naming the option, or a ConfigurationError for a duplicate check name. */
@@ -130,6 +135,7 @@ export function resolveGroupOptions(input: LoopGroupOptions): ResolvedGroupOptio
     })),
     metrics: input.metrics,
     leader: input.leader,
+    verbose: input.verbose === undefined ? "full" : checkVerbose(input.verbose, where),
     health:
       input.healthPort === undefined
         ? undefined

@@ -66,6 +66,8 @@ export interface LoopStats {
 
 /** Told of every iteration's end: the metrics binding, when metrics are on. */
 export interface IterationObserver {
+  /** An iteration begins (for the started-timestamp gauge). */
+  iterationStarted?(): void;
   iterationEnded(seconds: number, ok: boolean): void;
   /** Scheduled times skipped because the previous iteration still ran. */
   skipped?(count: number): void;

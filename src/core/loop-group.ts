@@ -75,6 +75,8 @@ export class LoopGroup {
 
   private readonly loops: readonly Runnable[];
   private readonly health: GroupHealth;
+  /** What `?verbose` shows: "summary" leaves out error texts. */
+  private readonly verbose: "full" | "summary";
   /** The probe server: on the main thread, or in a worker thread (created at start). */
   private server: ProbeServer | undefined;
   /** Thread mode: the shared memory the probe thread answers from, and what keeps it fresh. */
@@ -116,6 +118,7 @@ export class LoopGroup {
     this.logger = resolved.logger;
     this.onStart = resolved.onStart;
     this.onShutdown = resolved.onShutdown;
+    this.verbose = resolved.verbose;
     const checks = resolved.healthChecks.map(
       (c) => new CachedHealthCheck(c.name, c.check, c.timeout, c.cacheTtl, this.logger),
     );
@@ -129,7 +132,7 @@ export class LoopGroup {
           livenessCheck: () => this.live,
           readinessCheck: () => this.readinessNow(),
           startupCheck: () => this.startupComplete,
-          details: () => this.details(),
+          details: () => this.verboseDetails(),
           metrics: resolved.metrics,
         }),
       );
@@ -171,6 +174,12 @@ export class LoopGroup {
   /** The probe server's address while it listens, else null. */
   get address(): HealthServerAddress | null {
     return this.server?.address ?? null;
+  }
+
+  /** What `?verbose` serves: {@link details}, without any error text under `verbose: "summary"`. */
+  private verboseDetails(): GroupDetails {
+    const details = this.details();
+    return this.verbose === "summary" ? (withoutErrorText(details) as GroupDetails) : details;
   }
 
   /** Per loop state and counters, per check last result: what `?verbose` shows. */
@@ -230,7 +239,7 @@ export class LoopGroup {
       running: () => this.phase === "running",
       foreignWorking: () => this.health.foreignWorking(),
       foreignStalled: () => this.health.foreignReports("stalled"),
-      details: () => this.details(),
+      details: () => this.verboseDetails(),
       metrics: this.metrics,
       logger: this.logger,
       onFatal: () => {
@@ -430,4 +439,20 @@ function uniqueNames(kind: string, items: readonly { name: string }[]): void {
 
 function formatAddress(address: HealthServerAddress | null): string {
   return address === null ? "off" : `${address.host}:${address.port}`;
+}
+
+/**
+ * `details` without error texts, for `verbose: "summary"`: every string under
+ * a key that names an error (`lastError`, `error`) is left out, at any depth;
+ * counts such as `errors` stay.
+ */
+function withoutErrorText(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutErrorText);
+  if (typeof value !== "object" || value === null) return value;
+  const kept: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) {
+    if (typeof inner === "string" && /^(last)?error$/i.test(key)) continue;
+    kept[key] = withoutErrorText(inner);
+  }
+  return kept;
 }

@@ -285,6 +285,7 @@ export class LoopRunner implements Runnable {
       this.iterations += 1;
       this.beginIteration();
       const startedAt = this.observer === undefined ? 0 : now();
+      this.observer?.iterationStarted?.();
       let failure: { error: unknown } | undefined;
       try {
         if (this.gate === undefined) await this.body(this.context);

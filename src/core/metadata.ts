@@ -99,6 +99,7 @@ export interface HealthPortDeclaration {
   readonly host: string | undefined;
   readonly thread?: boolean | undefined;
   readonly eventLoopStallTimeout?: number | undefined;
+  readonly verbose?: "full" | "summary" | undefined;
 }
 
 const memberKeys = [LOOPS, START_HOOKS, SHUTDOWN_HOOKS, CHECKS];

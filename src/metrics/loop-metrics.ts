@@ -73,6 +73,9 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
     succeeded: number;
     failed: number;
     lastSuccess: number;
+    lastFailure: number;
+    /** Wall-clock ms when the running iteration started; 0 while the loop waits. */
+    startedAt: number;
     skipped: number;
   }[] = [];
 
@@ -110,6 +113,32 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
         this.reset();
         for (const t of tallies)
           if (t.lastSuccess > 0) this.set({ loop: t.loop }, t.lastSuccess / 1_000);
+      },
+    }),
+  );
+  new client.Gauge(
+    own({
+      name: "loopgroup_loop_last_failure_timestamp_seconds",
+      help: "Wall-clock time of the loop's last failed iteration, in seconds since the epoch.",
+      labelNames: ["loop"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const t of tallies)
+          if (t.lastFailure > 0) this.set({ loop: t.loop }, t.lastFailure / 1_000);
+      },
+    }),
+  );
+  new client.Gauge(
+    own({
+      name: "loopgroup_loop_iteration_started_timestamp_seconds",
+      help: "When the loop's running iteration started, in seconds since the epoch; no sample while the loop waits.",
+      labelNames: ["loop"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const t of tallies)
+          if (t.startedAt > 0) this.set({ loop: t.loop }, t.startedAt / 1_000);
       },
     }),
   );
@@ -177,16 +206,31 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
     registry,
     observer(loop) {
       // Both results exist from the start (at 0), so rate() and error ratios work before the first error.
-      const tally = { loop, succeeded: 0, failed: 0, lastSuccess: 0, skipped: 0 };
+      const tally = {
+        loop,
+        succeeded: 0,
+        failed: 0,
+        lastSuccess: 0,
+        lastFailure: 0,
+        startedAt: 0,
+        skipped: 0,
+      };
       tallies.push(tally);
       const histogram = duration.labels(loop);
       return {
+        iterationStarted() {
+          tally.startedAt = Date.now();
+        },
         iterationEnded(seconds, ok) {
           histogram.observe(seconds);
+          tally.startedAt = 0;
           if (ok) {
             tally.succeeded += 1;
             tally.lastSuccess = Date.now();
-          } else tally.failed += 1;
+          } else {
+            tally.failed += 1;
+            tally.lastFailure = Date.now();
+          }
         },
         skipped(count) {
           tally.skipped += count;

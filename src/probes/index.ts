@@ -19,6 +19,7 @@ export {
 export {
   checkHost,
   checkPort,
+  checkVerbose,
   PROBE_DEFAULTS,
   resolveHealthCheckOptions,
   resolveHealthPortDeclaration,
@@ -29,6 +30,7 @@ export {
   type ProbeBootstrapOptions,
   type ResolvedHealthCheckOptions,
   type ResolvedProbeOptions,
+  type VerboseMode,
 } from "./probe-options.js";
 export { createProbeState, PHASE, ProbeStateWriter } from "./shared-state.js";
 

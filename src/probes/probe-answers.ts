@@ -18,8 +18,13 @@ export interface ProbeRoutes {
   startupCheck?: ProbeCheck;
   /** Extra fields merged into `?verbose` answers (sync, or a promise the answer waits for). */
   details?: () => object | Promise<object>;
-  /** Serves `GET /metrics` with what it resolves to (Prometheus text); no `/metrics` without it. */
-  metrics?: () => Promise<{ readonly contentType: string; readonly body: string }>;
+  /**
+   * Serves `GET /metrics` with what it resolves to (Prometheus text); no
+   * `/metrics` without it. Resolving to `undefined` means "no scrape to give
+   * yet" (thread mode before the main thread's first answer): 503 with
+   * `Retry-After`. A rejection is 500.
+   */
+  metrics?: () => Promise<{ readonly contentType: string; readonly body: string } | undefined>;
 }
 
 function jsonHeaders(body: Buffer): Record<string, string | number> {
@@ -44,6 +49,11 @@ export const NOT_ALLOWED = fixed(405, '{"status":"method not allowed"}', {
 });
 export const NO_HOST = fixed(400, '{"status":"bad request"}', { Connection: "close" });
 const METRICS_FAILED = fixed(500, '{"status":"metrics failed"}');
+/** Seconds Prometheus is told to wait when no scrape is ready yet (thread mode, main thread busy). */
+export const METRICS_RETRY_AFTER_SECONDS = 1;
+const METRICS_UNAVAILABLE = fixed(503, '{"status":"metrics unavailable"}', {
+  "Retry-After": String(METRICS_RETRY_AFTER_SECONDS),
+});
 
 /** Whole responses written straight to a socket the HTTP parser gave up on: JSON like every other answer. */
 export const HEADERS_TOO_LARGE = rawAnswer(
@@ -161,7 +171,9 @@ export class ProbeAnswers {
     const metrics = this.metrics;
     if (metrics === undefined) return;
     metrics().then(
-      ({ contentType, body }) => {
+      (answer) => {
+        if (answer === undefined) return send(response, METRICS_UNAVAILABLE, head);
+        const { contentType, body } = answer;
         const bytes = Buffer.from(body);
         send(
           response,

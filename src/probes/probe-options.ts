@@ -31,8 +31,28 @@ export interface HealthCheckOptions {
   cacheTtl?: number;
 }
 
+/**
+ * What `?verbose` shows: `"full"` (the default) includes the redacted text of
+ * each loop's last error and the Lease API's last error; `"summary"` leaves
+ * every error text out (states, counts and check results only), for a probe
+ * port reachable from outside the pod.
+ */
+export type VerboseMode = "full" | "summary";
+
+/** Checks a `verbose` value: `"full"` or `"summary"`. */
+export function checkVerbose(
+  value: unknown,
+  where: string,
+  error: ErrorType = TypeError,
+): VerboseMode {
+  if (value === "full" || value === "summary") return value;
+  throw new error(messages.badOption(where, "verbose", value, '"full" or "summary"'));
+}
+
 /** Options of `@HealthPort()`. */
 export interface HealthPortOptions {
+  /** What `?verbose` shows; default "full". See {@link VerboseMode}. */
+  verbose?: VerboseMode;
   /** Interface to bind; default `0.0.0.0`. */
   host?: string;
   /** Serve probes from a worker thread, answering while the main thread is busy. Default false. */
@@ -107,12 +127,13 @@ export interface DeclaredHealthPort {
   readonly host: string | undefined;
   readonly thread?: boolean | undefined;
   readonly eventLoopStallTimeout?: number | undefined;
+  readonly verbose?: VerboseMode | undefined;
   /** The class that declared it, for error messages. */
   readonly owner: string;
 }
 
 /** Every option `@HealthPort()` takes. */
-const healthPortKeys = ["host", "thread", "eventLoopStallTimeout"];
+const healthPortKeys = ["host", "thread", "eventLoopStallTimeout", "verbose"];
 
 /** Validates `@HealthPort(port, options)` at decoration time; throws a TypeError naming `where`. */
 export function resolveHealthPortDeclaration(
@@ -129,11 +150,13 @@ export function resolveHealthPortDeclaration(
     options?.eventLoopStallTimeout === undefined
       ? undefined
       : checkDuration(options.eventLoopStallTimeout, where, "eventLoopStallTimeout", { min: 1 });
+  const verbose = options?.verbose === undefined ? undefined : checkVerbose(options.verbose, where);
   return {
     port: checked,
     host,
     ...(thread === undefined ? {} : { thread }),
     ...(eventLoopStallTimeout === undefined ? {} : { eventLoopStallTimeout }),
+    ...(verbose === undefined ? {} : { verbose }),
   };
 }
 
@@ -143,6 +166,11 @@ export interface ProbeBootstrapOptions {
   healthHost?: string;
   healthThread?: boolean;
   eventLoopStallTimeout?: number;
+  /**
+   * What `?verbose` shows: `"summary"` leaves out every error text. Default
+   * `LOOPGROUP_VERBOSE`, else `@HealthPort`'s `verbose`, else `"full"`.
+   */
+  verbose?: VerboseMode;
 }
 
 /** Where and how probes are served, after options, environment and `@HealthPort`. */
@@ -151,6 +179,7 @@ export interface ResolvedProbeOptions {
   readonly healthHost: string;
   readonly healthThread: boolean;
   readonly eventLoopStallTimeout: number;
+  readonly verbose: VerboseMode;
 }
 
 /**
@@ -221,5 +250,22 @@ export function resolveProbeOptions(
       "eventLoopStallTimeout",
       { min: 1, error: ConfigurationError },
     ),
+    verbose: resolveVerbose(input.verbose, env, declared, where),
   };
+}
+
+/** `verbose`: the option, else `LOOPGROUP_VERBOSE`, else a `@HealthPort` declaration, else "full". */
+function resolveVerbose(
+  option: unknown,
+  env: NodeJS.ProcessEnv,
+  declared: readonly DeclaredHealthPort[],
+  where: string,
+): VerboseMode {
+  if (option !== undefined) return checkVerbose(option, where, ConfigurationError);
+  const raw = envString(env, "LOOPGROUP_VERBOSE");
+  if (raw !== undefined) {
+    if (raw === "full" || raw === "summary") return raw;
+    throw new ConfigurationError(messages.badEnv("LOOPGROUP_VERBOSE", raw, '"full" or "summary"'));
+  }
+  return declared.find((d) => d.verbose !== undefined)?.verbose ?? "full";
 }

@@ -24,7 +24,14 @@ export class Worker {
 
   constructor(script: string, env: Record<string, string> = {}, nodeArgs: readonly string[] = []) {
     this.child = spawn(process.execPath, [...nodeArgs, script], {
-      env: { PATH: process.env.PATH ?? "", HEALTH_HOST: "127.0.0.1", HEALTH_PORT: "0", ...env },
+      env: {
+        PATH: process.env.PATH ?? "",
+        HEALTH_HOST: "127.0.0.1",
+        HEALTH_PORT: "0",
+        // The tests read the text lines; a pipe would otherwise get JSON.
+        LOOPGROUP_LOG_FORMAT: "text",
+        ...env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child.stdout?.on("data", (chunk: Buffer) => (this.stdout += chunk.toString()));

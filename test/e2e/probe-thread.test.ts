@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { request } from "node:http";
+import { probe } from "../helpers/probe.js";
 import { compiled, Worker } from "./helpers.js";
 
 interface Sample {
@@ -116,6 +117,35 @@ describe("end to end: probes off the main thread while an iteration blocks it fo
     const [, blockEnd] = blockWindow(worker);
     expect(blockEnd).to.be.greaterThan(0);
     expect(worker.stderr).to.include("shutdown finished clean=true");
+  });
+
+  it("/metrics during the block answers the last complete scrape, or 503 with Retry-After before the first one; never 500", async () => {
+    // Scraped once before the block: the same scrape again during it.
+    const scraped = start({ THREAD: "1", METRICS: "true", BLOCK_AFTER_MS: "1500" });
+    const port = await scraped.port();
+    const first = await probe(port, "/metrics");
+    expect(first.status).to.equal(200);
+    expect(first.body).to.include("loopgroup_loop_state");
+    await scraped.waitFor(/block-start/);
+    const during = await probe(port, "/metrics");
+    expect(during.status).to.equal(200);
+    expect(during.body, "the last complete scrape").to.equal(first.body);
+    expect(/block-end/.test(scraped.stdout), "answered during the block").to.equal(false);
+
+    // Never scraped before the block: 503 with Retry-After, not 500.
+    const fresh = start({ THREAD: "1", METRICS: "true", BLOCK_AFTER_MS: "300" });
+    const freshPort = await fresh.port();
+    await fresh.waitFor(/block-start/);
+    const early = await probe(freshPort, "/metrics");
+    expect(/block-end/.test(fresh.stdout), "answered during the block").to.equal(false);
+    expect(early.status).to.equal(503);
+    expect(early.headers["retry-after"]).to.equal("1");
+    expect(early.json).to.deep.equal({ status: "metrics unavailable" });
+    for (const worker of [scraped, fresh]) {
+      await worker.waitFor(/block-end/);
+      worker.kill("SIGTERM");
+      expect((await worker.exited).code).to.equal(0);
+    }
   });
 
   it("a crashed probe thread is logged and restarted; after too many crashes the app exits 1", async () => {
