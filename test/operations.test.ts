@@ -16,6 +16,8 @@ import {
   HealthPort,
   HealthServer,
   Loop,
+  LoopGroup,
+  resolveLoopOptions,
   type App,
   type LoopContext,
 } from "../src/index.js";
@@ -26,6 +28,8 @@ import {
   redact,
   stderrLogger,
 } from "../src/logger.js";
+import { LoopRunner } from "../src/core/loop-runner.js";
+import { LeaderGate } from "../src/leader/gate.js";
 import { createLoopMetrics } from "../src/metrics/loop-metrics.js";
 import { probe } from "./helpers/probe.js";
 
@@ -349,6 +353,34 @@ describe("operations and security", () => {
         expect(line(await scrape()), "no sample while the loop waits").to.equal(undefined);
       } finally {
         await app.shutdown();
+      }
+    });
+
+    it('a standby singleton is visible: loopgroup_loop_state{state="standby"} 1 until it leads', async () => {
+      const gate = new LeaderGate();
+      const runner = new LoopRunner(
+        resolveLoopOptions({ singleton: true, interval: 60_000 }, "Report.run", "Report.run"),
+        () => undefined,
+        { gate },
+      );
+      const group = new LoopGroup([runner]);
+      const registry = new client.Registry();
+      const metrics = createLoopMetrics(client, registry);
+      metrics.watch(() => group.details());
+      const states = async () =>
+        Object.fromEntries(
+          ((await registry.getSingleMetric("loopgroup_loop_state")?.get())?.values ?? [])
+            .filter((v) => v.value === 1)
+            .map((v) => [String(v.labels.loop), v.labels.state]),
+        );
+      await group.start();
+      try {
+        expect(await states()).to.deep.equal({ "Report.run": "standby" });
+        gate.openGate();
+        await turns();
+        expect(await states()).to.deep.equal({ "Report.run": "running" });
+      } finally {
+        await group.shutdown();
       }
     });
 
