@@ -48,14 +48,14 @@ function formatValue(value: unknown): string {
       ? JSON.stringify(value).replace(CONTROL, (c) => escapeControl(c))
       : value;
   }
-  if (value instanceof Error) return formatValue(value.message);
+  if (value instanceof Error) return formatValue(redact(value.message));
   if (Array.isArray(value)) return value.map(formatValue).join(",");
   return escapeControl(String(value));
 }
 
 /** A field's value as JSON can carry it: an Error as its message, a bigint as a string. */
 function jsonValue(_key: string, value: unknown): unknown {
-  if (value instanceof Error) return value.message;
+  if (value instanceof Error) return redact(value.message);
   if (typeof value === "bigint") return value.toString();
   return value;
 }

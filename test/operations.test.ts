@@ -202,6 +202,15 @@ describe("operations and security", () => {
       expect(line).to.include("plain=ok");
     });
 
+    it("an Error given as a field is redacted in both formats", () => {
+      for (const format of ["text", "json"] as const) {
+        const { lines, logger } = capture(format);
+        logger.warn({ error: new Error(`connect ${CONNECTION}`) }, "retrying");
+        expect(lines[0], format).to.include("orders_app:***@db.internal");
+        expect(lines[0], format).to.not.include("S3cr3t");
+      }
+    });
+
     it("json: one object per line with time, level, msg and the fields, as pino writes them", () => {
       const clock = sinon.useFakeTimers(1_733_400_000_000);
       try {

@@ -5,7 +5,7 @@
  * (`events.k8s.io/v1`). Best effort: a write that fails is logged at debug
  * level and changes nothing else; the election never waits for one.
  */
-import type { Logger } from "../logger.js";
+import { errorMessage, type Logger } from "../logger.js";
 import { microTime } from "./record.js";
 
 /** POSTs `body` to `path` on the API server; resolves with the status (rejects when there is no answer). */
@@ -70,8 +70,7 @@ export class LeadershipEvents {
       (status) => {
         if (status !== 201 && status !== 200) this.failed(isLeader, `HTTP ${status}`);
       },
-      (error: unknown) =>
-        this.failed(isLeader, error instanceof Error ? error.message : String(error)),
+      (error: unknown) => this.failed(isLeader, errorMessage(error)),
     );
     const tracked = write.finally(() => this.pending.delete(tracked));
     this.pending.add(tracked);

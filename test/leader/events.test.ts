@@ -72,7 +72,7 @@ describe("leadership Events (events.k8s.io/v1)", () => {
     const logged = logger.lines.map((e) => [e.level, e.fields.error]);
     expect(logged).to.deep.equal([
       ["debug", "HTTP 403"],
-      ["debug", "connect ECONNREFUSED"],
+      ["debug", "Error: connect ECONNREFUSED"],
     ]);
   });
 });
