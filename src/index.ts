@@ -39,7 +39,14 @@ export {
 } from "./core/index.js";
 export { ConfigurationError, ListenError, StartupError } from "./errors.js";
 export type { LeaderElectionOptions } from "./leader/index.js";
-export { silentLogger, stderrLogger, type LogFields, type Logger } from "./logger.js";
+export {
+  redact,
+  silentLogger,
+  stderrLogger,
+  type LogFields,
+  type LogFormat,
+  type Logger,
+} from "./logger.js";
 export type { MetricsRegistry } from "./metrics/index.js";
 export {
   HealthServer,
@@ -50,4 +57,5 @@ export {
   type HealthServerOptions,
   type NamedHealthCheck,
   type ProbeCheck,
+  type VerboseMode,
 } from "./probes/index.js";
