@@ -4,8 +4,10 @@
 // digits, resourceVersion bumped on every write, Status bodies, no server-side
 // expiry), on one loopback port per client, so a test can partition one
 // replica (drop its requests, answer 503 or 429), slow it down, or inject
-// conflicts. What it does not prove: authentication, RBAC, watch, other kinds,
-// or the real server's latency under load (docs/leader-election.md).
+// conflicts. It also takes events.k8s.io/v1 Events (validating the fields the
+// real server requires) and records every request's Authorization header.
+// What it does not prove: authentication, RBAC, watch, other kinds, or the
+// real server's latency under load (docs/leader-election.md).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 
@@ -52,8 +54,27 @@ function status(code: number, reason: string, message: string): Record<string, u
   };
 }
 
+/** One Event the fake accepted. */
+export interface RecordedEvent {
+  readonly client: string;
+  readonly namespace: string;
+  readonly body: Record<string, unknown>;
+}
+
+/** Every request, for assertions on credentials. */
+export interface SeenRequest {
+  readonly client: string;
+  readonly method: string;
+  readonly path: string;
+  readonly authorization: string | undefined;
+}
+
 export class FakeKubeApi {
   readonly writes: Write[] = [];
+  readonly events: RecordedEvent[] = [];
+  readonly requests: SeenRequest[] = [];
+  /** Answer Event writes with this status instead of accepting them (403: no RBAC for events). */
+  eventsStatus: number | undefined;
   private readonly leases = new Map<string, StoredLease>();
   private readonly servers = new Map<string, Server>();
   private readonly faults = new Map<string, PortFaults>();
@@ -122,6 +143,12 @@ export class FakeKubeApi {
     if (faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.latencyMs));
     const path = new URL(req.url ?? "/", "http://x").pathname;
     this.paths.set(client, [...(this.paths.get(client) ?? []), path]);
+    this.requests.push({
+      client,
+      method: req.method ?? "",
+      path,
+      authorization: req.headers.authorization,
+    });
     if (faults.mode === "drop") return; // a partition: the request goes nowhere
     if (faults.mode === "trickle") return this.trickle(res);
     if (faults.mode === "503" || faults.mode === "429" || faults.mode === "403") {
@@ -138,6 +165,10 @@ export class FakeKubeApi {
       return this.send(res, code, status(code, reasons[code] ?? "", message));
     }
     const prefix = this.prefixes.get(client) ?? "";
+    const events = path.startsWith(prefix)
+      ? /^\/apis\/events\.k8s\.io\/v1\/namespaces\/([^/]+)\/events$/.exec(path.slice(prefix.length))
+      : null;
+    if (events && req.method === "POST") return this.event(client, events[1] ?? "", chunks, res);
     const match = path.startsWith(prefix)
       ? /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/?]+))?$/.exec(
           path.slice(prefix.length),
@@ -235,6 +266,48 @@ export class FakeKubeApi {
     res.write("{");
     const timer = setInterval(() => res.write(" "), 50);
     res.on("close", () => clearInterval(timer));
+  }
+
+  /** POST of an events.k8s.io/v1 Event: the fields the API server requires, else 422. */
+  private event(client: string, namespace: string, chunks: Buffer[], res: ServerResponse): void {
+    if (this.eventsStatus !== undefined) {
+      const code = this.eventsStatus;
+      return this.send(
+        res,
+        code,
+        status(code, code === 403 ? "Forbidden" : "InternalError", "injected"),
+      );
+    }
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>;
+    } catch {
+      return this.send(res, 400, status(400, "BadRequest", "invalid JSON"));
+    }
+    const metadata = body.metadata as { name?: unknown; namespace?: unknown } | undefined;
+    const missing = [
+      ["metadata.name", metadata?.name],
+      ["eventTime", typeof body.eventTime === "string" && MICRO_TIME.test(body.eventTime)],
+      ["reportingController", body.reportingController],
+      ["reportingInstance", body.reportingInstance],
+      ["action", body.action],
+      ["reason", body.reason],
+      ["regarding", body.regarding],
+      ["type", body.type === "Normal" || body.type === "Warning"],
+    ].filter(([, value]) => !value);
+    if (missing.length > 0 || (metadata?.namespace ?? namespace) !== namespace) {
+      return this.send(
+        res,
+        422,
+        status(
+          422,
+          "Invalid",
+          `Event is invalid: ${missing.map(([field]) => String(field)).join(", ")}`,
+        ),
+      );
+    }
+    this.events.push({ client, namespace, body });
+    return this.send(res, 201, body);
   }
 
   /** What the API server's validation would refuse in a spec (a MicroTime without six digits). */
