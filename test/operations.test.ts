@@ -393,18 +393,23 @@ describe("operations and security", () => {
       }
     });
 
-    it("every loopgroup_* series the example alert rules read is one the app exports (or kube-state-metrics)", () => {
+    it("every loopgroup_* series the example alert rules and dashboard read is one the app exports", () => {
       const rules = parse(
         readFileSync(
           fileURLToPath(new URL("../../examples/kubernetes/alerts.rules.yaml", import.meta.url)),
           "utf8",
         ),
       ) as { groups: { rules: { expr: string }[] }[] };
-      const used = new Set(
-        rules.groups.flatMap((g) =>
+      const dashboard = readFileSync(
+        fileURLToPath(new URL("../../examples/kubernetes/grafana-dashboard.json", import.meta.url)),
+        "utf8",
+      );
+      const used = new Set([
+        ...rules.groups.flatMap((g) =>
           g.rules.flatMap((r) => r.expr.match(/loopgroup_[a-z_]+/g) ?? []),
         ),
-      );
+        ...(dashboard.match(/loopgroup_[a-z_]+/g) ?? []),
+      ]);
       const registry = new client.Registry();
       const metrics = createLoopMetrics(client, registry);
       metrics.leadership("lease");
