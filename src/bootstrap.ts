@@ -76,6 +76,8 @@ interface Built {
 interface Leadership {
   readonly gate: LeaderGate;
   elector: LeaderElector | undefined;
+  /** Resolves once the leadership Events begun so far are written (or given up). */
+  eventsSettled: (() => Promise<void>) | undefined;
 }
 
 function build(
@@ -129,7 +131,9 @@ function build(
     logger.warn({}, "leaderElection is set but no loop is singleton: no election runs");
   }
   const leadership: Leadership | undefined =
-    singletons.length > 0 ? { gate: new LeaderGate(), elector: undefined } : undefined;
+    singletons.length > 0
+      ? { gate: new LeaderGate(), elector: undefined, eventsSettled: undefined }
+      : undefined;
   const gate = leadership?.gate;
 
   const loops = resolvedLoops.flatMap(({ instance, loop, name, options }) => {
@@ -187,7 +191,16 @@ function build(
       onShutdown: [
         ...(leadership === undefined
           ? []
-          : [{ name: "leaderElection.release", run: () => leadership.elector?.release() }]),
+          : [
+              {
+                name: "leaderElection.release",
+                // The "lost leadership" Event of the release is written before done settles.
+                run: async () => {
+                  await leadership.elector?.release();
+                  await leadership.eventsSettled?.();
+                },
+              },
+            ]),
         ...hooks((d) => d.shutdownHooks),
       ],
       healthChecks,
@@ -245,13 +258,15 @@ export async function bootstrap(
     if (leadership !== undefined) {
       // Loaded only when a loop is singleton: an app without one does no election work.
       const createElection = await loadElection();
-      leadership.elector = createElection(
+      const election = createElection(
         options.leaderElection,
         process.env,
         leadership.gate,
         built.logger,
         built.metrics && ((lease) => built.metrics?.leadership(lease)),
       );
+      leadership.elector = election.elector;
+      leadership.eventsSettled = () => election.eventsSettled();
     }
   } catch (error) {
     // A refused app leaves no series behind on the caller's registry.

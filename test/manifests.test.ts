@@ -17,6 +17,7 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { HealthServer } from "../src/index.js";
 import { LeaseClient } from "../src/leader/lease-client.js";
+import { leadershipEvent } from "../src/leader/events.js";
 import { microTime } from "../src/leader/record.js";
 import { probe } from "./helpers/probe.js";
 
@@ -421,7 +422,7 @@ describe("example manifests (examples/kubernetes)", () => {
       try {
         const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
         const client = new LeaseClient(
-          { url, token: () => "t0ken", ca: undefined },
+          { url, token: () => Promise.resolve("t0ken"), ca: undefined },
           namespace,
           lease,
           2_000,
@@ -437,13 +438,18 @@ describe("example manifests (examples/kubernetes)", () => {
         const created = await client.create(record);
         await client.update(record, created.resourceVersion); // renew
         await client.update({ ...record, holderIdentity: "" }, created.resourceVersion); // release
+        // A leadership Event, as the election writes it through the same client.
+        await client.post(
+          `/apis/events.k8s.io/v1/namespaces/${namespace}/events`,
+          leadershipEvent({ namespace, name: lease }, "a", true, Date.now(), "1"),
+        );
       } finally {
         await new Promise<void>((resolve) => server.close(() => resolve()));
       }
       return seen;
     }
 
-    it("each request is allowed by the bound Role, and get/update only on the one Lease by name", async () => {
+    it("each request is allowed by the bound Role (the Lease's and the leadership Event's), and get/update only on the one Lease by name", async () => {
       const [report] = deployments.filter(
         ({ object }) => object.metadata.name === "singleton-report",
       );
@@ -466,7 +472,12 @@ describe("example manifests (examples/kubernetes)", () => {
       expect(rules, "the Role bound to the pod's service account").to.not.deep.equal([]);
       const verbs = { GET: "get", POST: "create", PUT: "update" } as Record<string, string>;
       const requests = await leaseRequests("jobs", lease);
-      expect(requests.map((r) => r.method)).to.deep.equal(["GET", "POST", "PUT", "PUT"]);
+      expect(requests.map((r) => r.method)).to.deep.equal(["GET", "POST", "PUT", "PUT", "POST"]);
+      const event = requests.pop();
+      expect(event?.path).to.equal("/apis/events.k8s.io/v1/namespaces/jobs/events");
+      expect(allowed(rules, "create", "events.k8s.io", "events"), "create on events").to.equal(
+        true,
+      );
       for (const { method, path } of requests) {
         const match =
           /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/jobs\/leases(?:\/([^/?]+))?$/.exec(path);

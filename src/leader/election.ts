@@ -4,6 +4,7 @@
  */
 import type { Logger } from "../logger.js";
 import { LeaderElector, type LeaseApi } from "./elector.js";
+import { LeadershipEvents } from "./events.js";
 import type { LeaderGate } from "./gate.js";
 import { LeaseClient } from "./lease-client.js";
 import { resolveLeaderElection, type ResolvedLeaderElection } from "./options.js";
@@ -19,6 +20,13 @@ export const leaseTransport: { connect: (config: ResolvedLeaderElection) => Leas
     new LeaseClient(config.endpoint, config.namespace, config.lease, config.callTimeout),
 };
 
+/** The elector, and the Event writes shutdown waits for. */
+export interface Election {
+  readonly elector: LeaderElector;
+  /** Resolves once every leadership Event begun so far has been written or given up. */
+  eventsSettled(): Promise<void>;
+}
+
 /** Validates the option and builds the elector for `gate`; starts nothing. */
 export function createElection(
   option: unknown,
@@ -27,13 +35,24 @@ export function createElection(
   logger: Logger,
   /** The metrics for one lease (`loopgroup_leader*`), when metrics are on. */
   leadershipMetrics?: (lease: string) => ((isLeader: boolean) => void) | undefined,
-): LeaderElector {
+): Election {
   const config = resolveLeaderElection(option, env);
-  return new LeaderElector(
-    leaseTransport.connect(config),
-    config,
-    gate,
-    logger,
-    leadershipMetrics?.(config.lease),
-  );
+  const api = leaseTransport.connect(config);
+  const metrics = leadershipMetrics?.(config.lease);
+  // Each change of this replica's leadership is an Event on the Lease, as client-go
+  // records it, written through the same HTTP client (an in-process test store has none).
+  const events =
+    api instanceof LeaseClient
+      ? new LeadershipEvents(
+          (path, body) => api.post(path, body),
+          { namespace: config.namespace, name: config.lease },
+          config.identity,
+          logger,
+        )
+      : undefined;
+  const elector = new LeaderElector(api, config, gate, logger, (isLeader) => {
+    metrics?.(isLeader);
+    events?.changed(isLeader);
+  });
+  return { elector, eventsSettled: () => events?.settled() ?? Promise.resolve() };
 }

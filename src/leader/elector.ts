@@ -419,7 +419,14 @@ export class LeaderElector {
     if (this.lastFailureLogAt !== undefined && at - this.lastFailureLogAt < leaseDuration) return;
     this.lastFailureLogAt = at;
     const fields = { lease, namespace, status, reason, request, error: this.lastError };
-    if (status === 401 || status === 403) {
+    if (status === 401) {
+      this.logger.error(
+        fields,
+        `Lease API call not authenticated (401 ${reason}): the service-account token is missing, unreadable, oversized, expired or not accepted (the error says which); no request goes out without one. Singleton loops stay in standby until then`,
+      );
+      return;
+    }
+    if (status === 403) {
       this.logger.error(
         fields,
         `Lease API call refused (${status} ${reason}): the service account needs the verbs get, create, update on leases (coordination.k8s.io) in namespace "${namespace}"; grant them with a Role and RoleBinding (see docs/leader-election.md). Singleton loops stay in standby until then`,

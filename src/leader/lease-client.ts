@@ -9,6 +9,7 @@ import { request as httpRequest, STATUS_CODES } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { startTimer } from "../time.js";
 import { fromSpec, toSpec, type LeaseRecord } from "./record.js";
+import { ServiceAccountToken } from "./token.js";
 
 /** Where the service account's files are mounted in a pod. */
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -43,31 +44,34 @@ export interface ApiEndpoint {
    * in front of every request path. No trailing slash.
    */
   readonly url: string;
-  /** Read before every call; undefined for none. */
-  readonly token: () => string | undefined;
+  /**
+   * Asked before every call: the bearer token, or undefined for none (kubectl
+   * proxy, tests). In a cluster it rejects (a TokenError) when the token is
+   * missing, unreadable or oversized, and then no request is sent.
+   */
+  readonly token: () => Promise<string | undefined>;
   readonly ca: Buffer | undefined;
 }
 
 /** The in-cluster endpoint, or undefined when this process is not in a pod. */
-export function inClusterEndpoint(env: NodeJS.ProcessEnv): ApiEndpoint | undefined {
+export function inClusterEndpoint(
+  env: NodeJS.ProcessEnv,
+  dir: string = SERVICE_ACCOUNT_DIR,
+): ApiEndpoint | undefined {
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT;
   if (!host || !port) return undefined;
+  const token = new ServiceAccountToken(`${dir}/token`);
   let ca: Buffer | undefined;
   try {
-    ca = readFileSync(`${SERVICE_ACCOUNT_DIR}/ca.crt`);
+    ca = readFileSync(`${dir}/ca.crt`);
   } catch {
     ca = undefined;
   }
   return {
     url: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
-    token: () => {
-      try {
-        return readFileSync(`${SERVICE_ACCOUNT_DIR}/token`, "utf8").trim();
-      } catch {
-        return undefined;
-      }
-    },
+    // Read asynchronously, capped at 64 KiB, cached until the file changes (token.ts).
+    token: () => token.read(),
     ca,
   };
 }
@@ -143,7 +147,16 @@ export class LeaseClient {
     return { record: fromSpec(body.spec), resourceVersion: body.metadata?.resourceVersion ?? "" };
   }
 
-  private call(
+  /**
+   * POSTs `body` to another path on the same API server (the leadership
+   * Events), with the same credentials and call timeout; resolves with the
+   * status.
+   */
+  async post(path: string, body: object): Promise<number> {
+    return (await this.call("POST", path, body, undefined)).status;
+  }
+
+  private async call(
     method: string,
     path: string,
     payload: unknown,
@@ -152,7 +165,14 @@ export class LeaseClient {
     const url = new URL(`${this.endpoint.url}${path}`);
     const request = `${method} ${url.pathname}`;
     const data = payload === undefined ? undefined : Buffer.from(JSON.stringify(payload));
-    const token = this.endpoint.token();
+    let token: string | undefined;
+    try {
+      token = await this.endpoint.token();
+    } catch (error) {
+      // No credentials: nothing is sent, and the elector logs it at error level, as a 401.
+      const why = error instanceof Error ? error.message : String(error);
+      throw new LeaseApiError(why, 401, "Unauthorized", request);
+    }
     const headers: Record<string, string | number> = { Accept: "application/json" };
     if (token) headers.Authorization = `Bearer ${token}`;
     if (data) {

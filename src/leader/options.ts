@@ -148,7 +148,11 @@ export function resolveLeaderElection(
     }
     // A path prefix (Rancher's /k8s/clusters/c-1) is kept, without its trailing slash.
     const prefix = url.pathname.replace(/\/+$/, "");
-    endpoint = { url: `${url.origin}${prefix}`, token: () => undefined, ca: undefined };
+    endpoint = {
+      url: `${url.origin}${prefix}`,
+      token: () => Promise.resolve(undefined),
+      ca: undefined,
+    };
   } else {
     endpoint = inClusterEndpoint(env);
   }

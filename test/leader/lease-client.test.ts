@@ -18,7 +18,12 @@ describe("LeaseClient against the fake API server (real HTTP on 127.0.0.1)", () 
   beforeEach(async () => {
     api = new FakeKubeApi();
     const url = await api.addClient("a");
-    client = new LeaseClient({ url, token: () => "t0ken", ca: undefined }, "jobs", "report", 2_000);
+    client = new LeaseClient(
+      { url, token: () => Promise.resolve("t0ken"), ca: undefined },
+      "jobs",
+      "report",
+      2_000,
+    );
   });
   afterEach(() => api.close());
 
@@ -61,7 +66,12 @@ describe("LeaseClient against the fake API server (real HTTP on 127.0.0.1)", () 
 
   it("a server that trickles its answer is cut off at the call timeout as a whole, and its socket destroyed", async () => {
     const url = await api.addClient("slow");
-    const slow = new LeaseClient({ url, token: () => undefined, ca: undefined }, "jobs", "r", 300);
+    const slow = new LeaseClient(
+      { url, token: () => Promise.resolve(undefined), ca: undefined },
+      "jobs",
+      "r",
+      300,
+    );
     api.setFaults("slow", { mode: "trickle" });
     const started = Date.now();
     const outcome = await Promise.race([
@@ -79,7 +89,7 @@ describe("LeaseClient against the fake API server (real HTTP on 127.0.0.1)", () 
   it("a call aborted by its signal (the elector closing at done) destroys its socket at once", async () => {
     const url = await api.addClient("slow");
     const slow = new LeaseClient(
-      { url, token: () => undefined, ca: undefined },
+      { url, token: () => Promise.resolve(undefined), ca: undefined },
       "jobs",
       "r",
       5_000,

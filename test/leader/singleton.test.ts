@@ -109,7 +109,7 @@ describe("singleton loops", () => {
         leaseDuration: 15_000,
         renewDeadline: 10_000,
         retryPeriod: 2_000,
-        endpoint: { url: "http://unused", token: () => undefined, ca: undefined },
+        endpoint: { url: "http://unused", token: () => Promise.resolve(undefined), ca: undefined },
         callTimeout: 2_000,
       },
       gate,
