@@ -6,7 +6,9 @@
  */
 import type { createElection } from "./election.js";
 
+export { isLeaseValid, observe, type Observed } from "./decision.js";
 export { LeaderGate, type GateListener } from "./gate.js";
+export type { LeaseRecord } from "./record.js";
 export type { LeaderDetails, LeaderElector, LeaseApi } from "./elector.js";
 export type { LeaderElectionOptions } from "./options.js";
 
