@@ -16,6 +16,7 @@ import {
   uniqueOrThrow,
   where,
   type Hook,
+  type IterationObserver,
   type LoopContext,
   type Service,
   type ServiceDeclaration,
@@ -139,8 +140,11 @@ function build(
   const loops = resolvedLoops.flatMap(({ instance, loop, name, options }) => {
     const body = methodOf(instance, loop.method);
     const call = (ctx: LoopContext): unknown => body.call(instance, ctx);
+    // Copies report under the declared name: their series are the loop's, so concurrency adds none.
+    const observer = (): IterationObserver | undefined =>
+      metrics?.observer(name, options.concurrency);
     if (options.concurrency === 1) {
-      return [new LoopRunner(options, call, { logger, observer: metrics?.observer(name), gate })];
+      return [new LoopRunner(options, call, { logger, observer: observer(), gate })];
     }
     // n copies, each a loop of its own everywhere a loop is named: Name#1 … Name#n.
     return Array.from({ length: options.concurrency }, (_, i) => {
@@ -148,7 +152,7 @@ function build(
       return new LoopRunner({ ...options, name: copy }, call, {
         logger,
         worker: i + 1,
-        observer: metrics?.observer(copy),
+        observer: observer(),
         gate,
       });
     });

@@ -8,10 +8,30 @@ import { recordingLogger } from "./helpers/logger.js";
 
 describe("options", () => {
   describe("resolveLoopOptions", () => {
+    it("idleInterval defaults to interval, and is refused with schedule", () => {
+      expect(
+        resolveLoopOptions({ interval: 250 }, "A.work", "@Loop() on A.work").idleInterval,
+      ).to.equal(250);
+      expect(resolveLoopOptions({ idleInterval: 1_000 }, "A.work", "@Loop() on A.work")).to.include(
+        { interval: 0, idleInterval: 1_000 },
+      );
+      expect(() =>
+        resolveLoopOptions(
+          { schedule: "* * * * *", idleInterval: 1_000 },
+          "A.work",
+          "@Loop() on A.work",
+        ),
+      ).to.throw(TypeError, /@Loop\(\) on A\.work.*idleInterval.*scheduled loop/);
+      expect(() =>
+        resolveLoopOptions({ idleInterval: -1 }, "A.work", "@Loop() on A.work"),
+      ).to.throw(TypeError, /idleInterval/);
+    });
+
     it("fills every default", () => {
       expect(resolveLoopOptions({}, "A.work", "@Loop() on A.work")).to.deep.equal({
         name: "A.work",
         interval: 0,
+        idleInterval: 0,
         stallTimeout: Infinity,
         onError: "retry",
         backoff: { initial: 1_000, max: 30_000, factor: 2 },

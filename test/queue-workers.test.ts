@@ -192,6 +192,35 @@ describe("queue workers", () => {
       expect(loopOptions(fromOption, "Orders.reclaim")?.interval).to.equal(7_000);
     });
 
+    it("accepts idleInterval from the option and from LOOPGROUP_LOOPS; with a schedule it is a ConfigurationError", async () => {
+      env('{"Orders.consume":{"idleInterval":2000}}');
+      const fromEnv = await start(Orders, quiet);
+      expect(loopOptions(fromEnv, "Orders.consume")).to.include({
+        idleInterval: 2_000,
+        interval: 1_000,
+      });
+      await fromEnv.shutdown();
+      env("");
+      const fromOption = await start(Orders, {
+        ...quiet,
+        loops: { "Orders.consume": { idleInterval: 3_000 } },
+      });
+      expect(loopOptions(fromOption, "Orders.consume")).to.include({ idleInterval: 3_000 });
+      await fromOption.shutdown();
+      let error: unknown;
+      await bootstrap(Orders, {
+        ...quiet,
+        loops: { "Orders.consume": { schedule: "* * * * *", idleInterval: 3_000 } },
+      }).then(
+        (app) => app.shutdown(),
+        (e: unknown) => (error = e),
+      );
+      expect(error).to.be.instanceOf(ConfigurationError);
+      expect((error as Error).message).to.match(
+        /bootstrap\(\) option loops\["Orders.consume"\].*idleInterval/,
+      );
+    });
+
     it("refuses an unknown loop, an unknown option, a bad value, a name, and bad JSON, naming each", async () => {
       const cases: [Parameters<typeof bootstrap>[1], string | undefined, RegExp][] = [
         [
@@ -301,6 +330,7 @@ describe("queue workers", () => {
 
     const nullable = [
       "interval",
+      "idleInterval",
       "stallTimeout",
       "onError",
       "backoff",

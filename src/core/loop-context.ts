@@ -28,6 +28,14 @@ export interface LoopContext {
   readonly signal: AbortSignal;
   /** Which copy of the loop this is under `concurrency`, 1 to n (always 1 without it). */
   readonly worker: number;
+  /** How many copies this loop runs with (`concurrency`, after overrides): to size a connection pool. */
+  readonly concurrency: number;
+  /**
+   * This iteration found no work: the loop waits `idleInterval` (not
+   * `interval`) before the next, and metrics count it as `result="idle"`,
+   * apart from the busy iterations they time.
+   */
+  idle(): void;
   /** Says "still making progress" inside a long iteration (see `stallTimeout`). */
   heartbeat(): void;
   /** Resolves after `ms`, or at once when `signal` aborts. Never rejects. */
@@ -62,13 +70,18 @@ export interface LoopStats {
   readonly lastError?: string;
   /** A scheduled loop's next scheduled time (ISO 8601), while it is known. */
   readonly nextRun?: string;
+  /** Share of the last minute (or of the time since the loop started, if shorter) spent in busy iterations, 0 to 1. */
+  readonly utilization: number;
 }
+
+/** How an iteration ended: returned, threw, or returned after `ctx.idle()`. */
+export type IterationResult = "success" | "error" | "idle";
 
 /** Told of every iteration's end: the metrics binding, when metrics are on. */
 export interface IterationObserver {
   /** An iteration begins (for the started-timestamp gauge). */
   iterationStarted?(): void;
-  iterationEnded(seconds: number, ok: boolean): void;
+  iterationEnded(seconds: number, result: IterationResult): void;
   /** Scheduled times skipped because the previous iteration still ran. */
   skipped?(count: number): void;
 }

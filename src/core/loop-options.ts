@@ -28,6 +28,11 @@ export interface LoopOptions {
   name?: string;
   /** Wait after an iteration completes before the next starts; ends at once on shutdown. Default 0. */
   interval?: number;
+  /**
+   * Wait after an iteration that called `ctx.idle()` (found no work) instead
+   * of `interval`; ends at once on shutdown. Default `interval`. Not with `schedule`.
+   */
+  idleInterval?: number;
   /** An iteration running this long without `ctx.heartbeat()` makes the loop stalled. Default off. */
   stallTimeout?: number;
   /** `"retry"` (default), `"stop"` this loop, or `"shutdown"` the app when an iteration throws. */
@@ -59,6 +64,8 @@ export interface LoopOptions {
 export interface ResolvedLoopOptions {
   readonly name: string;
   readonly interval: number;
+  /** The wait after an idle iteration (`ctx.idle()`); `interval` unless set. */
+  readonly idleInterval: number;
   readonly stallTimeout: number;
   readonly onError: OnError;
   readonly backoff: BackoffOptions;
@@ -95,6 +102,16 @@ function checkSchedule(
       );
     }
     return { schedule: undefined, timeZone: undefined };
+  }
+  if (input.idleInterval !== undefined) {
+    throw new TypeError(
+      messages.badOption(
+        where,
+        "idleInterval",
+        input.idleInterval,
+        "unset: a scheduled loop waits for its next time, idle or not",
+      ),
+    );
   }
   if (input.interval !== undefined) {
     throw new TypeError(
@@ -134,6 +151,7 @@ function checkSchedule(
 export const loopOptionKeys = [
   "name",
   "interval",
+  "idleInterval",
   "stallTimeout",
   "onError",
   "backoff",
@@ -193,9 +211,13 @@ export function resolveLoopOptions(
       messages.badOption(where, "backoff.factor", factor, "a finite number >= 1"),
     );
   }
+  const interval = checkDuration(input.interval ?? LOOP_DEFAULTS.interval, where, "interval", {
+    min: 0,
+  });
   return Object.freeze({
     name: checkName(input.name, where) ?? defaultName,
-    interval: checkDuration(input.interval ?? LOOP_DEFAULTS.interval, where, "interval", {
+    interval,
+    idleInterval: checkDuration(input.idleInterval ?? interval, where, "idleInterval", {
       min: 0,
     }),
     stallTimeout: checkDuration(

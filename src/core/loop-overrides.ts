@@ -130,8 +130,11 @@ export function overriddenOptions(
     : (override.backoff ?? declared.backoff);
   // A schedule and an interval exclude each other: an override of one replaces the other.
   const base: Record<string, unknown> = { ...declared };
-  if ("schedule" in override) delete base.interval;
-  if ("interval" in override) {
+  if ("schedule" in override) {
+    delete base.interval;
+    delete base.idleInterval;
+  }
+  if ("interval" in override || "idleInterval" in override) {
     delete base.schedule;
     delete base.timeZone;
   }

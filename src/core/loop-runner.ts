@@ -12,9 +12,11 @@
  * schedule/scheduled-wait.ts); what is left reads top to bottom as one algorithm.
  */
 import { nextDelay } from "./backoff.js";
+import { BusyWindow } from "./busy-window.js";
 import type { GateListener, LeaderGate } from "../leader/index.js";
 import type {
   IterationObserver,
+  IterationResult,
   LoopContext,
   LoopRunnerDependencies,
   LoopStats,
@@ -65,6 +67,12 @@ export class LoopRunner implements Runnable {
   private stopRequested = false;
   private completeRequested = false;
   private inIteration = false;
+  /** The current iteration called `ctx.idle()`. */
+  private idleRequested = false;
+  /** When the current iteration started (for utilization). */
+  private iterationStartedAt = 0;
+  /** Busy time over the last minute, from the first run(). */
+  private busy: BusyWindow | undefined;
   private lastProgressAt = 0;
   private running: Promise<void> | undefined;
 
@@ -107,6 +115,12 @@ export class LoopRunner implements Runnable {
     }
     get worker(): number {
       return this.runner.worker;
+    }
+    get concurrency(): number {
+      return this.runner.options.concurrency;
+    }
+    idle(): void {
+      if (this.runner.inIteration) this.runner.idleRequested = true;
     }
     heartbeat(): void {
       this.runner.heartbeat();
@@ -200,10 +214,18 @@ export class LoopRunner implements Runnable {
       iterations: this.iterations,
       errors: this.errors,
       lastError: this.lastError,
+      utilization: this.utilization(),
     };
     const nextRun = this.scheduled?.nextRun;
     if (nextRun === undefined) return stats;
     return { ...stats, nextRun: new Date(nextRun).toISOString() };
+  }
+
+  /** Busy share of the last minute, rounded to three decimals (0 before the loop runs). */
+  private utilization(): number {
+    if (this.busy === undefined) return 0;
+    const running = this.inIteration ? this.iterationStartedAt : undefined;
+    return Math.round(this.busy.share(now(), running) * 1_000) / 1_000;
   }
 
   /** Reports this loop's state changes to a group's health from now on. */
@@ -241,7 +263,7 @@ export class LoopRunner implements Runnable {
 
   private async loop(): Promise<void> {
     if (this.stopRequested) return;
-    const { interval, maxIterations, onError, backoff, retryFor } = this.options;
+    const { interval, idleInterval, maxIterations, onError, backoff, retryFor } = this.options;
     const waiter = this.waiter;
     let failures = 0;
     /** When the loop first failed since its last success (for retryFor). */
@@ -251,6 +273,8 @@ export class LoopRunner implements Runnable {
     /** A scheduled loop retrying a failed iteration within its slot: no wait for the next time. */
     let retryingSlot = false;
     let slot = 0;
+    const busy = new BusyWindow(now());
+    this.busy = busy;
     this.setState("running");
     while (!this.stopRequested) {
       // Between iterations, never before the first: start() finds iteration 1 already called.
@@ -284,7 +308,7 @@ export class LoopRunner implements Runnable {
       retryingSlot = false;
       this.iterations += 1;
       this.beginIteration();
-      const startedAt = this.observer === undefined ? 0 : now();
+      const startedAt = this.iterationStartedAt;
       this.observer?.iterationStarted?.();
       let failure: { error: unknown } | undefined;
       try {
@@ -293,7 +317,10 @@ export class LoopRunner implements Runnable {
       } catch (error) {
         failure = { error };
       }
+      const endedAt = now();
+      const idle = this.idleRequested && failure === undefined;
       this.endIteration();
+      if (!idle) busy.add(startedAt, endedAt);
       this.cancelFault();
       const lost = this.leadershipLost;
       this.leadershipLost = false;
@@ -309,10 +336,8 @@ export class LoopRunner implements Runnable {
         );
         throw failure.error;
       }
-      this.observer?.iterationEnded(
-        (now() - startedAt) / 1_000,
-        failure === undefined || (this.stopRequested && this.isAbort(failure.error)),
-      );
+      const ok = failure === undefined || (this.stopRequested && this.isAbort(failure.error));
+      this.observer?.iterationEnded((endedAt - startedAt) / 1_000, iterationResult(idle, ok));
       this.scheduled?.reportSkipped(slot);
       const complete = this.completeRequested || this.iterations >= maxIterations;
       if (lost && (failure === undefined || this.isAbort(failure.error))) continue; // to standby
@@ -322,7 +347,11 @@ export class LoopRunner implements Runnable {
         if (complete) break;
         if (this.scheduled !== undefined)
           waited = true; // the top of the loop waits for the next time
-        else if (interval > 0) waited = await waiter.sleep(interval);
+        else {
+          // Work found: claim the next at once (interval, default 0); none found: poll after idleInterval.
+          const wait = idle ? idleInterval : interval;
+          if (wait > 0) waited = await waiter.sleep(wait);
+        }
         continue;
       }
       if (this.stopRequested && this.isAbort(failure.error)) {
@@ -418,6 +447,8 @@ export class LoopRunner implements Runnable {
 
   private beginIteration(): void {
     this.inIteration = true;
+    this.idleRequested = false;
+    this.iterationStartedAt = now();
     this.controller = undefined; // ctx.signal belongs to one iteration
     if (this.options.stallTimeout !== Infinity) {
       this.lastProgressAt = now();
@@ -461,6 +492,11 @@ export class LoopRunner implements Runnable {
     this.health?.transition(this.current, next);
     this.current = next;
   }
+}
+
+function iterationResult(idle: boolean, ok: boolean): IterationResult {
+  if (!ok) return "error";
+  return idle ? "idle" : "success";
 }
 
 function failureMessage(onError: string, duringShutdown: boolean): string {

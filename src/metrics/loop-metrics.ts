@@ -70,19 +70,24 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
   // prom-client hashes label sets on every call, so counts reach it at scrape time.
   const tallies: {
     loop: string;
+    workers: number;
     succeeded: number;
     failed: number;
+    idle: number;
+    busySeconds: number;
     lastSuccess: number;
     lastFailure: number;
-    /** Wall-clock ms when the running iteration started; 0 while the loop waits. */
-    startedAt: number;
+    /** Per copy: wall-clock ms when its running iteration started; 0 while it waits. */
+    copies: { startedAt: number }[];
     skipped: number;
   }[] = [];
+  /** Declared loops run as several copies: their `Name#n` states are counted under `Name`. */
+  const copied = new Set<string>();
 
   new client.Counter(
     own({
       name: "loopgroup_loop_iterations_total",
-      help: "Iterations ended, by loop and result (success or error).",
+      help: "Iterations ended, by loop and result (success, error, or idle: found no work).",
       labelNames: ["loop", "result"] as const,
       registers,
       collect() {
@@ -90,6 +95,7 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
         for (const t of tallies) {
           this.inc({ loop: t.loop, result: "success" }, t.succeeded);
           this.inc({ loop: t.loop, result: "error" }, t.failed);
+          this.inc({ loop: t.loop, result: "idle" }, t.idle);
         }
       },
     }),
@@ -97,10 +103,34 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
   const duration = new client.Histogram(
     own({
       name: "loopgroup_loop_iteration_duration_seconds",
-      help: "Time of each iteration, by loop.",
+      help: "Time of each busy iteration (idle ones are not observed), by loop.",
       labelNames: ["loop"] as const,
       buckets: ITERATION_BUCKETS,
       registers,
+    }),
+  );
+  new client.Counter(
+    own({
+      name: "loopgroup_loop_busy_seconds_total",
+      help: "Time spent in busy (non-idle) iterations, summed over the loop's copies. rate() / loopgroup_loop_workers is its utilization.",
+      labelNames: ["loop"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const t of tallies) this.inc({ loop: t.loop }, t.busySeconds);
+      },
+    }),
+  );
+  new client.Gauge(
+    own({
+      name: "loopgroup_loop_workers",
+      help: "Copies the loop runs with (its concurrency).",
+      labelNames: ["loop"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const t of tallies) this.set({ loop: t.loop }, t.workers);
+      },
     }),
   );
   new client.Gauge(
@@ -137,21 +167,37 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
       registers,
       collect() {
         this.reset();
-        for (const t of tallies)
-          if (t.startedAt > 0) this.set({ loop: t.loop }, t.startedAt / 1_000);
+        // Of a loop's copies, the oldest running iteration: the one a "running too long" alert is about.
+        for (const t of tallies) {
+          let oldest = Infinity;
+          for (const copy of t.copies) {
+            if (copy.startedAt > 0 && copy.startedAt < oldest) oldest = copy.startedAt;
+          }
+          if (oldest !== Infinity) this.set({ loop: t.loop }, oldest / 1_000);
+        }
       },
     }),
   );
   new client.Gauge(
     own({
       name: "loopgroup_loop_state",
-      help: "1 for the loop's current lifecycle state, 0 for the others.",
+      help: "How many of the loop's copies are in each lifecycle state (1 or 0 for a loop of one copy).",
       labelNames: ["loop", "state"] as const,
       registers,
       collect() {
         this.reset();
-        for (const [loop, stats] of Object.entries(source().loops)) {
-          for (const state of STATES) this.set({ loop, state }, state === stats.state ? 1 : 0);
+        const counts = new Map<string, Map<string, number>>();
+        for (const [name, stats] of Object.entries(source().loops)) {
+          const loop = declaredName(name, copied);
+          let byState = counts.get(loop);
+          if (byState === undefined) {
+            byState = new Map(STATES.map((state) => [state, 0]));
+            counts.set(loop, byState);
+          }
+          byState.set(stats.state, (byState.get(stats.state) ?? 0) + 1);
+        }
+        for (const [loop, byState] of counts) {
+          for (const [state, count] of byState) this.set({ loop, state }, count);
         }
       },
     }),
@@ -181,7 +227,9 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
         this.reset();
         for (const [loop, stats] of Object.entries(source().loops)) {
           const next = "nextRun" in stats ? stats.nextRun : undefined;
-          if (next !== undefined) this.set({ loop }, Date.parse(next) / 1_000);
+          if (next !== undefined) {
+            this.set({ loop: declaredName(loop, copied) }, Date.parse(next) / 1_000);
+          }
         }
       },
     }),
@@ -204,27 +252,43 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
 
   return {
     registry,
-    observer(loop) {
-      // Both results exist from the start (at 0), so rate() and error ratios work before the first error.
-      const tally = {
-        loop,
-        succeeded: 0,
-        failed: 0,
-        lastSuccess: 0,
-        lastFailure: 0,
-        startedAt: 0,
-        skipped: 0,
-      };
-      tallies.push(tally);
+    observer(loop, workers) {
+      if (workers > 1) copied.add(loop);
+      // Copies share their loop's tally (one set of series); each keeps its own running start.
+      let found = tallies.find((t) => t.loop === loop);
+      if (found === undefined) {
+        // Every result exists from the start (at 0), so rate() and error ratios work before the first error.
+        found = {
+          loop,
+          workers,
+          succeeded: 0,
+          failed: 0,
+          idle: 0,
+          busySeconds: 0,
+          lastSuccess: 0,
+          lastFailure: 0,
+          copies: [],
+          skipped: 0,
+        };
+        tallies.push(found);
+      }
+      const tally = found;
+      const copy = { startedAt: 0 };
+      tally.copies.push(copy);
       const histogram = duration.labels(loop);
       return {
         iterationStarted() {
-          tally.startedAt = Date.now();
+          copy.startedAt = Date.now();
         },
-        iterationEnded(seconds, ok) {
+        iterationEnded(seconds, result) {
+          copy.startedAt = 0;
+          if (result === "idle") {
+            tally.idle += 1;
+            return;
+          }
           histogram.observe(seconds);
-          tally.startedAt = 0;
-          if (ok) {
+          tally.busySeconds += seconds;
+          if (result === "success") {
             tally.succeeded += 1;
             tally.lastSuccess = Date.now();
           } else {
@@ -276,4 +340,12 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
       for (const name of created.splice(0)) registry.removeSingleMetric(name);
     },
   };
+}
+
+/** `Name` for a copy `Name#n` of a loop run with concurrency; any other name as it is. */
+function declaredName(name: string, copied: ReadonlySet<string>): string {
+  const hash = name.lastIndexOf("#");
+  if (hash < 0) return name;
+  const base = name.slice(0, hash);
+  return copied.has(base) && /^\d+$/.test(name.slice(hash + 1)) ? base : name;
 }

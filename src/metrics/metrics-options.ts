@@ -50,8 +50,11 @@ export interface MetricsAnswer {
 /** loopgroup's series on one registry. */
 export interface LoopMetrics {
   readonly registry: MetricsRegistry;
-  /** The iteration counters, histogram and last-success gauge of one loop (copy). */
-  observer(loop: string): IterationObserver;
+  /**
+   * The observer of one copy of a declared loop: every copy of `loop` (it has
+   * `workers`) adds to the same series, so there is one set however many.
+   */
+  observer(loop: string, workers: number): IterationObserver;
   /** Where states and check results are read at scrape time (never on the probe path). */
   watch(source: () => GroupDetails): void;
   /** `loopgroup_leader` and `loopgroup_leader_transitions_total` for one lease. */

@@ -297,7 +297,7 @@ describe("LoopGroup", () => {
     await clock().tickAsync(10);
     expect(g.ready).to.equal(false);
     expect(g.details().loops).to.deep.include({
-      bad: { state: "failed", iterations: 1, errors: 1, lastError: "Error: x" },
+      bad: { state: "failed", iterations: 1, errors: 1, lastError: "Error: x", utilization: 0 },
     });
     expect(g.details().loops.good?.state).to.equal("running");
     const result = await g.shutdown();

@@ -269,4 +269,160 @@ describe("LoopRunner", () => {
     expect(health.count("failed")).to.equal(1);
     expect(health.allWorking).to.equal(false);
   });
+
+  describe("work-aware pacing (ctx.idle and idleInterval)", () => {
+    it("runs 5 queued jobs back to back, then polls at idleInterval with no drift", async () => {
+      let queued = 5;
+      const busyAt: number[] = [];
+      const idleAt: number[] = [];
+      const loop = runner({ idleInterval: 1_000 }, async (ctx) => {
+        if (queued === 0) {
+          idleAt.push(Date.now());
+          await ctx.sleep(30); // the empty poll itself takes time: the next starts idleInterval after it ends
+          ctx.idle();
+          return;
+        }
+        queued -= 1;
+        busyAt.push(Date.now());
+        await ctx.sleep(10);
+      });
+      const running = loop.run();
+      await clock().tickAsync(4_100);
+      const gaps = (at: number[]): number[] => at.slice(1).map((t, i) => t - (at[i] ?? 0));
+      // Busy iterations follow each other with no wait (interval defaults to 0): each
+      // starts 10 ms of work plus the event-loop turn (1 ms on the fake clock) after the last.
+      expect(busyAt).to.have.length(5);
+      expect(gaps(busyAt)).to.deep.equal([11, 11, 11, 11]);
+      expect(idleAt[0]).to.equal(55);
+      // Then polls, one idleInterval after each poll's 30 ms end, on the mark every time.
+      expect(gaps(idleAt)).to.deep.equal([1_030, 1_030, 1_030]);
+      expect(loop.stats().iterations).to.equal(9);
+      loop.stop();
+      await running;
+    });
+
+    it("waits interval after a busy iteration and idleInterval after an idle one", async () => {
+      const startedAt: number[] = [];
+      const loop = runner({ interval: 100, idleInterval: 1_000 }, (ctx) => {
+        startedAt.push(Date.now());
+        if (ctx.iteration % 2 === 0) ctx.idle();
+      });
+      const running = loop.run();
+      await clock().tickAsync(2_250);
+      expect(startedAt).to.deep.equal([0, 100, 1_100, 1_200, 2_200]);
+      loop.stop();
+      await running;
+    });
+
+    it("idleInterval defaults to interval", async () => {
+      const startedAt: number[] = [];
+      const loop = runner({ interval: 500 }, (ctx) => {
+        startedAt.push(Date.now());
+        ctx.idle();
+      });
+      const running = loop.run();
+      await clock().tickAsync(1_200);
+      expect(startedAt).to.deep.equal([0, 500, 1_000]);
+      loop.stop();
+      await running;
+    });
+
+    it("shutdown during an idle wait is immediate", async () => {
+      let calls = 0;
+      const loop = runner({ idleInterval: 60_000 }, (ctx) => {
+        calls += 1;
+        ctx.idle();
+      });
+      const running = loop.run();
+      await clock().tickAsync(10);
+      expect(loop.state).to.equal("running");
+      const stoppedAt = Date.now();
+      loop.stop();
+      await running;
+      expect(Date.now()).to.equal(stoppedAt);
+      expect(loop.state).to.equal("stopped");
+      expect(calls).to.equal(1);
+      expect(clock().countTimers()).to.equal(0);
+    });
+
+    it("an iteration that calls ctx.idle() and then throws is an error, paced by backoff", async () => {
+      const results: string[] = [];
+      const startedAt: number[] = [];
+      const loop = new LoopRunner(
+        resolveLoopOptions(
+          { idleInterval: 10_000, backoff: { initial: 100, max: 100 } },
+          "Test.loop",
+          "@Loop() on Test.loop",
+        ),
+        (ctx) => {
+          startedAt.push(Date.now());
+          ctx.idle();
+          if (ctx.iteration === 1) throw new Error("db down");
+        },
+        {
+          logger: log,
+          random: almostOne,
+          observer: { iterationEnded: (_seconds, result) => void results.push(result) },
+        },
+      );
+      const running = loop.run();
+      await clock().tickAsync(150);
+      expect(results).to.deep.equal(["error", "idle"]);
+      expect(startedAt[1]).to.be.within(99, 100);
+      loop.stop();
+      await running;
+    });
+
+    it("tells the observer success, idle or error, with busy iterations timed", async () => {
+      const seen: [number, string][] = [];
+      const loop = new LoopRunner(
+        resolveLoopOptions({ idleInterval: 100 }, "Test.loop", "@Loop() on Test.loop"),
+        async (ctx) => {
+          await ctx.sleep(ctx.iteration === 1 ? 40 : 5);
+          if (ctx.iteration > 1) ctx.idle();
+        },
+        { logger: log, observer: { iterationEnded: (s, r) => void seen.push([s, r]) } },
+      );
+      const running = loop.run();
+      await clock().tickAsync(50);
+      expect(seen).to.deep.equal([
+        [0.04, "success"],
+        [0.005, "idle"],
+      ]);
+      loop.stop();
+      await running;
+    });
+
+    it("reports utilization over the last minute in stats(): busy time only", async () => {
+      // 30 ms of work, then an idle poll of 10 ms and a 60 ms wait: 30 % busy.
+      const loop = runner({ idleInterval: 60 }, async (ctx) => {
+        if (ctx.iteration % 2 === 1) await ctx.sleep(30);
+        else {
+          await ctx.sleep(10);
+          ctx.idle();
+        }
+      });
+      expect(loop.stats().utilization).to.equal(0);
+      const running = loop.run();
+      await clock().tickAsync(100_000);
+      expect(loop.stats().utilization).to.be.closeTo(0.3, 0.01);
+      loop.stop();
+      await running;
+    });
+
+    it("ctx.concurrency is the loop's copies; ctx.idle() outside an iteration changes nothing", async () => {
+      let context: LoopContext | undefined;
+      const loop = runner({ concurrency: 3, interval: 100, idleInterval: 5_000 }, (ctx) => {
+        context = ctx;
+      });
+      const running = loop.run();
+      expect(context?.concurrency).to.equal(3);
+      await clock().tickAsync(0); // iteration 1 has returned
+      context?.idle(); // between iterations: the next wait stays interval
+      await clock().tickAsync(100);
+      expect(context?.iteration).to.equal(2);
+      loop.stop();
+      await running;
+    });
+  });
 });

@@ -51,7 +51,7 @@ describe("metrics", () => {
     };
   }
 
-  it("serves every series of SPEC's table on /metrics, per loop copy, with the registry's content type", async () => {
+  it("serves every series of SPEC's table on /metrics, copies under the declared loop name, with the registry's content type", async () => {
     const registry = new client.Registry();
     const app = await bootstrap(Worker, {
       ...quiet,
@@ -69,6 +69,8 @@ describe("metrics", () => {
       "loopgroup_loop_iterations_total",
       "loopgroup_loop_iteration_duration_seconds",
       "loopgroup_loop_state",
+      "loopgroup_loop_busy_seconds_total",
+      "loopgroup_loop_workers",
       "loopgroup_loop_last_success_timestamp_seconds",
       "loopgroup_health_check_status",
     ]) {
@@ -76,7 +78,7 @@ describe("metrics", () => {
     }
     const ok = sample(
       body,
-      'loopgroup_loop_iterations_total{loop="Worker.consume#2",result="success"}',
+      'loopgroup_loop_iterations_total{loop="Worker.consume",result="success"}',
     );
     expect(ok).to.be.greaterThan(1);
     expect(
@@ -86,17 +88,23 @@ describe("metrics", () => {
       sample(body, 'loopgroup_loop_iterations_total{loop="Worker.flaky",result="success"}'),
     ).to.equal(0);
     expect(
-      sample(body, 'loopgroup_loop_iteration_duration_seconds_count{loop="Worker.consume#1"}'),
+      sample(body, 'loopgroup_loop_iteration_duration_seconds_count{loop="Worker.consume"}'),
     ).to.be.greaterThan(1);
-    expect(sample(body, 'loopgroup_loop_state{loop="Worker.consume#1",state="running"}')).to.equal(
-      1,
-    );
-    expect(sample(body, 'loopgroup_loop_state{loop="Worker.consume#1",state="failed"}')).to.equal(
-      0,
-    );
+    // Two copies, one series: the value counts the copies in each state.
+    expect(sample(body, 'loopgroup_loop_state{loop="Worker.consume",state="running"}')).to.equal(2);
+    expect(body).to.not.match(/loop="[^"]*#\d+"/);
+    expect(sample(body, 'loopgroup_loop_workers{loop="Worker.consume"}')).to.equal(2);
+    expect(sample(body, 'loopgroup_loop_workers{loop="Worker.flaky"}')).to.equal(1);
+    expect(
+      sample(body, 'loopgroup_loop_busy_seconds_total{loop="Worker.consume"}'),
+    ).to.be.greaterThan(0);
+    expect(
+      sample(body, 'loopgroup_loop_iterations_total{loop="Worker.consume",result="idle"}'),
+    ).to.equal(0);
+    expect(sample(body, 'loopgroup_loop_state{loop="Worker.consume",state="failed"}')).to.equal(0);
     const last = sample(
       body,
-      'loopgroup_loop_last_success_timestamp_seconds{loop="Worker.consume#1"}',
+      'loopgroup_loop_last_success_timestamp_seconds{loop="Worker.consume"}',
     );
     expect(last).to.be.closeTo(Date.now() / 1_000, 5);
     // No sample before a check's first answer: a flaky loop keeps readiness from asking it.
@@ -113,10 +121,82 @@ describe("metrics", () => {
     expect(
       sample(
         second.body,
-        'loopgroup_loop_iterations_total{loop="Worker.consume#2",result="success"}',
+        'loopgroup_loop_iterations_total{loop="Worker.consume",result="success"}',
       ),
     ).to.be.greaterThan(ok ?? Infinity);
   });
+
+  it("counts idle iterations apart and times only busy ones, in the histogram and busy seconds", async () => {
+    let queued = 3;
+    class Queue {
+      @Loop({ idleInterval: 5 })
+      async consume(ctx: LoopContext): Promise<void> {
+        if (queued === 0) {
+          ctx.idle();
+          await ctx.sleep(20); // a slow empty poll: must not reach the histogram or busy time
+          return;
+        }
+        queued -= 1;
+        await ctx.sleep(10);
+      }
+    }
+    const app = await bootstrap(Queue, {
+      ...quiet,
+      healthPort: 0,
+      healthHost: "127.0.0.1",
+      metrics: new client.Registry(),
+    });
+    apps.push(app);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const { body } = await scrape(app);
+    const series = (result: string): number | undefined =>
+      sample(body, `loopgroup_loop_iterations_total{loop="Queue.consume",result="${result}"}`);
+    expect(series("success")).to.equal(3);
+    expect(series("idle")).to.be.greaterThan(2);
+    expect(series("error")).to.equal(0);
+    expect(
+      sample(body, 'loopgroup_loop_iteration_duration_seconds_count{loop="Queue.consume"}'),
+    ).to.equal(3);
+    const busy = sample(body, 'loopgroup_loop_busy_seconds_total{loop="Queue.consume"}') ?? 0;
+    const timed =
+      sample(body, 'loopgroup_loop_iteration_duration_seconds_sum{loop="Queue.consume"}') ?? -1;
+    expect(busy).to.be.closeTo(timed, 1e-9);
+    expect(busy).to.be.within(0.025, 0.1);
+  });
+
+  it("a loop with concurrency 10 000 makes as many series as with one copy", async () => {
+    async function seriesOf(concurrency: number): Promise<string[]> {
+      class Pool {
+        @Loop({ concurrency, idleInterval: 60_000 })
+        poll(ctx: LoopContext): void {
+          ctx.idle();
+        }
+      }
+      const app = await bootstrap(Pool, {
+        ...quiet,
+        healthPort: 0,
+        healthHost: "127.0.0.1",
+        metrics: new client.Registry(),
+      });
+      try {
+        const { body } = await scrape(app);
+        expect(sample(body, 'loopgroup_loop_workers{loop="Pool.poll"}')).to.equal(concurrency);
+        expect(sample(body, 'loopgroup_loop_state{loop="Pool.poll",state="running"}')).to.equal(
+          concurrency,
+        );
+        return body
+          .split("\n")
+          .filter((line) => line.startsWith("loopgroup_"))
+          .map((line) => line.slice(0, line.lastIndexOf(" ")));
+      } finally {
+        await app.shutdown();
+      }
+    }
+    const one = await seriesOf(1);
+    const many = await seriesOf(10_000);
+    expect(many).to.deep.equal(one);
+    expect(one.length).to.be.greaterThan(10);
+  }).timeout(20_000);
 
   it("metrics: true adds prom-client's default process metrics on a registry of its own, and check results", async () => {
     class Healthy {
