@@ -72,6 +72,52 @@ describe("end to end: metrics scraped by a real Prometheus", function () {
     expect((await worker.exited).code).to.equal(0);
   });
 
+  it("a work-aware loop of 4 copies reaches Prometheus as one loop: workers, idle iterations, busy seconds and utilization", async () => {
+    worker = new Worker(compiled("fixtures/work-aware.js"));
+    const port = await worker.port();
+    prometheus = await startPrometheus(`127.0.0.1:${port}`);
+    const value = async (expr: string): Promise<number | undefined> => {
+      const [first] = (await prometheus?.query(expr)) ?? [];
+      return first === undefined ? undefined : Number(first.value[1]);
+    };
+    const loop = '{loop="Consumer.take"}';
+    const deadline = performance.now() + 30_000;
+    // 40 jobs of 50 ms on 4 copies: about 0.5 s of work each, then only idle polls.
+    while (
+      ((await value(`loopgroup_loop_iterations_total{loop="Consumer.take",result="idle"}`)) ?? 0) <
+      8
+    ) {
+      if (performance.now() > deadline)
+        throw new Error("no idle iterations in Prometheus within 30 s");
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    // Poll until a scrape after the queue emptied has landed.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await value(`loopgroup_loop_workers${loop}`)).to.equal(4);
+    expect(
+      await value(`loopgroup_loop_iterations_total{loop="Consumer.take",result="success"}`),
+    ).to.equal(40);
+    expect(await value(`loopgroup_loop_iteration_duration_seconds_count${loop}`)).to.equal(40);
+    expect(await value(`loopgroup_loop_busy_seconds_total${loop}`)).to.be.within(1.9, 3);
+    expect(await value(`loopgroup_loop_state{loop="Consumer.take",state="running"}`)).to.equal(4);
+    const names = await prometheus.query('{__name__=~"loopgroup_.+", loop=~".*#.*"}');
+    expect(names, "no copy label values").to.deep.equal([]);
+    const utilization = await value(
+      `rate(loopgroup_loop_busy_seconds_total${loop}[1m]) / loopgroup_loop_workers${loop}`,
+    );
+    expect(utilization).to.be.within(0, 1);
+    const verbose = (await probe(port, "/health/live?verbose")).json as {
+      loops?: Record<string, { utilization?: number }>;
+    };
+    expect(verbose.loops?.["Consumer.take#1"]?.utilization, JSON.stringify(verbose)).to.be.within(
+      0.001,
+      1,
+    );
+
+    worker.kill("SIGTERM");
+    expect((await worker.exited).code).to.equal(0);
+  });
+
   it("an app without metrics never loads prom-client; with metrics it does", async () => {
     const script = (metrics: boolean): string => `
       import { createRequire } from "node:module";
