@@ -1,12 +1,14 @@
 #!/bin/sh
 # Installs the Debian packages the tests run for real (redis-server, prometheus with
-# promtool), when missing.
+# promtool, postgresql), when missing.
 # Run by `npm test` (pretest) and .ci/run. As root it installs them with apt-get
 # (one `apt-get update`, then one install); otherwise it says what to install.
 set -eu
 missing=""
 command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
 command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
+# Debian keeps initdb and pg_ctl under /usr/lib/postgresql/<version>/bin, off PATH.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "loopgroup: installing Debian packages the tests use:$missing" >&2
