@@ -118,6 +118,15 @@ describe("end to end: metrics scraped by a real Prometheus", function () {
     expect((await worker.exited).code).to.equal(0);
   });
 
+  it("the autoscaling recording rule and the saturated-for-10-m alert pass promtool test rules on a synthetic series", async () => {
+    const { stdout } = await run("promtool", [
+      "test",
+      "rules",
+      `${root}examples/kubernetes/autoscaling.rules.test.yaml`,
+    ]);
+    expect(stdout).to.include("SUCCESS");
+  });
+
   it("an app without metrics never loads prom-client; with metrics it does", async () => {
     const script = (metrics: boolean): string => `
       import { createRequire } from "node:module";
