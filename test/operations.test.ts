@@ -133,6 +133,10 @@ describe("operations and security", () => {
 
     it("summary (option): states and counts, no error text at all", async () => {
       const { answer } = await verbose({ verbose: "summary" });
+      // Utilization is a figure, not error text: summary keeps it (its value depends on timing).
+      const loops = (answer.json as { loops: Record<string, { utilization?: unknown }> }).loops;
+      expect(loops["Orders.connect"]?.utilization).to.be.a("number");
+      delete loops["Orders.connect"]?.utilization;
       expect(answer.json).to.deep.equal({
         status: "healthy",
         loops: { "Orders.connect": { state: "backoff", iterations: 1, errors: 1 } },
@@ -302,7 +306,7 @@ describe("operations and security", () => {
     it("iteration_started has a sample only while an iteration runs; last_failure follows failures", async () => {
       const registry = new client.Registry();
       const metrics = createLoopMetrics(client, registry);
-      const observer = metrics.observer("A.work");
+      const observer = metrics.observer("A.work", 1);
       const clock = sinon.useFakeTimers(1_000_000);
       try {
         const series = async (name: string) =>
@@ -315,7 +319,7 @@ describe("operations and security", () => {
           1_000,
         ]);
         clock.tick(5_000);
-        observer.iterationEnded(5, false);
+        observer.iterationEnded(5, "error");
         expect(await series("loopgroup_loop_iteration_started_timestamp_seconds")).to.deep.equal(
           [],
         );
@@ -325,6 +329,37 @@ describe("operations and security", () => {
         expect(await series("loopgroup_loop_last_success_timestamp_seconds")).to.deep.equal([]);
       } finally {
         clock.restore();
+      }
+    });
+
+    it("of a loop's copies, iteration_started shows the oldest running iteration", async () => {
+      const registry = new client.Registry();
+      const metrics = createLoopMetrics(client, registry);
+      const first = metrics.observer("A.work", 2);
+      const second = metrics.observer("A.work", 2);
+      const clock = sinon.useFakeTimers(1_000_000);
+      try {
+        const series = async (name: string) =>
+          (await registry.getSingleMetric(name)?.get())?.values.map((v) => [v.labels, v.value]) ??
+          [];
+        first.iterationStarted?.();
+        clock.tick(2_000);
+        second.iterationStarted?.();
+        expect(await series("loopgroup_loop_iteration_started_timestamp_seconds")).to.deep.equal([
+          [{ loop: "A.work" }, 1_000],
+        ]);
+        first.iterationEnded(2, "success");
+        expect(await series("loopgroup_loop_iteration_started_timestamp_seconds")).to.deep.equal([
+          [{ loop: "A.work" }, 1_002],
+        ]);
+        second.iterationEnded(1, "idle");
+        expect(await series("loopgroup_loop_iteration_started_timestamp_seconds")).to.deep.equal(
+          [],
+        );
+        expect(await series("loopgroup_loop_workers")).to.deep.equal([[{ loop: "A.work" }, 2]]);
+      } finally {
+        clock.restore();
+        metrics.dispose();
       }
     });
 

@@ -122,7 +122,7 @@ describe("end to end: metrics scraped by a real Prometheus", function () {
     const { stdout } = await run("promtool", [
       "test",
       "rules",
-      `${root}examples/kubernetes/autoscaling.rules.test.yaml`,
+      `${root}examples/kubernetes/autoscaling/autoscaling.rules.test.yaml`,
     ]);
     expect(stdout).to.include("SUCCESS");
   });
