@@ -2,6 +2,7 @@
  * bootstrap(): resolve options -> read metadata -> build runners and group ->
  * install process handlers -> start -> App.
  */
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { resolveBootstrapOptions, type BootstrapOptions } from "./bootstrap-options.js";
 import {
   checkOverriddenLoops,
@@ -37,7 +38,7 @@ import {
   type LoopMetrics,
   type MetricsRegistry,
 } from "./metrics/index.js";
-import type { HealthServerAddress } from "./probes/index.js";
+import { ProbeAnswers, type HealthServerAddress } from "./probes/index.js";
 import { claimProcess, exitProcess, installProcessHandlers } from "./process.js";
 
 export type { Service, ServiceClass } from "./core/index.js";
@@ -55,6 +56,22 @@ export interface App {
   readonly address: HealthServerAddress | null;
   /** What `/health/ready` reports (health checks by their last result). */
   readonly ready: boolean;
+  /**
+   * Answers the probe paths (`/health/live`, `/health/ready`,
+   * `/health/startup`, with `?verbose`) and `/metrics` when metrics are on,
+   * exactly as the HealthServer does, and returns true; returns false,
+   * writing nothing, for any other path. Mount it on a server you already
+   * run (node:http, Express, Fastify's `raw`), typically with `healthPort: false`.
+   *
+   * @example
+   * const app = await bootstrap(Worker, { healthPort: false });
+   * http.createServer((req, res) => {
+   *   if (app.probeHandler(req, res)) return;
+   *   myRoutes(req, res);
+   * }).listen(8080);
+   * // Express: server.use((req, res, next) => app.probeHandler(req, res) || next());
+   */
+  readonly probeHandler: (request: IncomingMessage, response: ServerResponse) => boolean;
   /** Begins a graceful shutdown; resolves with its result. Calling it again returns the same result. */
   shutdown(reason?: string): Promise<ShutdownResult>;
   /** Settles when the app has fully stopped and its process handlers are removed. */
@@ -302,6 +319,8 @@ export async function bootstrap(
     release();
     return result;
   });
+  // No idle-socket timeout: the user's server owns its sockets.
+  const answers = new ProbeAnswers(group.probeRoutes());
   await group.start();
   const elector = built.leadership?.elector;
   if (elector !== undefined) {
@@ -316,6 +335,7 @@ export async function bootstrap(
     get ready() {
       return group.ready;
     },
+    probeHandler: (request, response) => answers.handle(request, response),
     // Resolves once done has: the app's metrics are then off the registry.
     shutdown: (reason?: string) => group.shutdown(reason).then(() => done),
     done,
