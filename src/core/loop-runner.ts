@@ -64,6 +64,13 @@ export class LoopRunner implements Runnable {
   private lastError: string | undefined;
   private stopRequested = false;
   private completeRequested = false;
+  /**
+   * The current iteration awaited a `ctx.sleep` timer to its end: the event
+   * loop has turned since it began, so the turn between iterations is not
+   * needed. Skipping it keeps fake timers exact: a fake `setImmediate`
+   * queued during `tickAsync` is due 1 ms later, and would move the clock.
+   */
+  private sleptThisIteration = false;
   private inIteration = false;
   private lastProgressAt = 0;
   private running: Promise<void> | undefined;
@@ -112,7 +119,7 @@ export class LoopRunner implements Runnable {
       this.runner.heartbeat();
     }
     async sleep(ms: number): Promise<void> {
-      await sleep(ms, this.runner.signal);
+      if (await sleep(ms, this.runner.signal)) this.runner.sleptThisIteration = true;
     }
     stop(): void {
       this.runner.completeRequested = true;
@@ -283,6 +290,7 @@ export class LoopRunner implements Runnable {
       }
       retryingSlot = false;
       this.iterations += 1;
+      this.sleptThisIteration = false;
       this.beginIteration();
       const startedAt = this.observer === undefined ? 0 : now();
       this.observer?.iterationStarted?.();
@@ -294,6 +302,7 @@ export class LoopRunner implements Runnable {
         failure = { error };
       }
       this.endIteration();
+      if (this.sleptThisIteration) waited = true;
       this.cancelFault();
       const lost = this.leadershipLost;
       this.leadershipLost = false;
