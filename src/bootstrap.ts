@@ -23,7 +23,12 @@ import {
   type ShutdownResult,
 } from "./core/index.js";
 import { ConfigurationError, messages } from "./errors.js";
-import { LeaderGate, loadElection, type LeaderElector } from "./leader/index.js";
+import {
+  LeaderGate,
+  leaderElectionOption,
+  loadElection,
+  type LeaderElector,
+} from "./leader/index.js";
 import {
   errorMessage,
   guardLogger,
@@ -35,6 +40,7 @@ import {
 import {
   isMetricsRegistry,
   loadMetrics,
+  resolveMetrics,
   type LoopMetrics,
   type MetricsRegistry,
 } from "./metrics/index.js";
@@ -141,10 +147,11 @@ function build(
     options: overriddenOptions(d.name, d.loop.input, d.loop.options, resolved.loops),
   }));
   const singletons = resolvedLoops.filter((d) => d.options.singleton).map((d) => d.name);
-  if (singletons.length > 0 && options.leaderElection === undefined) {
+  const election = leaderElectionOption(options.leaderElection, env);
+  if (singletons.length > 0 && election === undefined) {
     throw new ConfigurationError(messages.singletonWithoutElection(singletons));
   }
-  if (singletons.length === 0 && options.leaderElection !== undefined) {
+  if (singletons.length === 0 && election !== undefined) {
     logger.warn({}, "leaderElection is set but no loop is singleton: no election runs");
   }
   const leadership: Leadership | undefined =
@@ -268,7 +275,7 @@ export async function bootstrap(
   let metrics: LoopMetrics | undefined;
   try {
     // prom-client is loaded (asynchronously) before anything else is built, and only when asked for.
-    const wanted = options.metrics;
+    const wanted = resolveMetrics(options.metrics, process.env, "bootstrap()");
     metrics = wanted === true || isMetricsRegistry(wanted) ? await loadMetrics(wanted) : undefined;
     built = build(services, options, process.env, () => metrics);
     const leadership = built.leadership;
@@ -276,7 +283,7 @@ export async function bootstrap(
       // Loaded only when a loop is singleton: an app without one does no election work.
       const createElection = await loadElection();
       const election = createElection(
-        options.leaderElection,
+        leaderElectionOption(options.leaderElection, process.env),
         process.env,
         leadership.gate,
         built.logger,

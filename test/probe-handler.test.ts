@@ -175,6 +175,23 @@ describe("app.probeHandler", () => {
     expect(seen).to.deep.equal([true, false, false]);
   });
 
+  it("serves /metrics with LOOPGROUP_METRICS=true in the environment and no metrics option", async () => {
+    const saved = process.env.LOOPGROUP_METRICS;
+    process.env.LOOPGROUP_METRICS = "true";
+    try {
+      const app = await start(Ticker, { ...quiet, healthPort: 0 });
+      const { port } = await onNodeHttp(app);
+      for (const served of [port, app.address?.port as number]) {
+        const answer = await probe(served, "/metrics");
+        expect(answer.status).to.equal(200);
+        expect(answer.body).to.include("loopgroup_loop_iterations_total");
+      }
+    } finally {
+      if (saved === undefined) delete process.env.LOOPGROUP_METRICS;
+      else process.env.LOOPGROUP_METRICS = saved;
+    }
+  });
+
   it("answers 405 to a POST on a probe path, like the HealthServer", async () => {
     const app = await start(Ticker, { ...quiet, healthPort: 0 });
     const { port } = await onNodeHttp(app);

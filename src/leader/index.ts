@@ -7,6 +7,7 @@
 import type { createElection } from "./election.js";
 
 export { isLeaseValid, observe, type Observed } from "./decision.js";
+export { LEADER_ENV, leaderElectionOption } from "./env.js";
 export { LeaderGate, type GateListener } from "./gate.js";
 export type { LeaseRecord } from "./record.js";
 export type { LeaderDetails, LeaderElector, LeaseApi } from "./elector.js";
