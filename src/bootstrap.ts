@@ -28,6 +28,7 @@ import {
   leaderElectionOption,
   loadElection,
   type LeaderElector,
+  type LeaderView,
 } from "./leader/index.js";
 import {
   errorMessage,
@@ -78,6 +79,14 @@ export interface App {
    * // Express: server.use((req, res, next) => app.probeHandler(req, res) || next());
    */
   readonly probeHandler: (request: IncomingMessage, response: ServerResponse) => boolean;
+  /**
+   * This replica in the election: `{ lease, identity, isLeader, holder }`
+   * now, or undefined without leader election (no singleton loop).
+   *
+   * @example
+   * if (app.leader?.isLeader) console.log("leading", app.leader.lease);
+   */
+  readonly leader: LeaderView | undefined;
   /** Begins a graceful shutdown; resolves with its result. Calling it again returns the same result. */
   shutdown(reason?: string): Promise<ShutdownResult>;
   /** Settles when the app has fully stopped and its process handlers are removed. */
@@ -341,6 +350,9 @@ export async function bootstrap(
     },
     get ready() {
       return group.ready;
+    },
+    get leader() {
+      return built.leadership?.elector?.view();
     },
     probeHandler: (request, response) => answers.handle(request, response),
     // Resolves once done has: the app's metrics are then off the registry.

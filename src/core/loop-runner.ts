@@ -12,7 +12,7 @@
  * schedule/scheduled-wait.ts); what is left reads top to bottom as one algorithm.
  */
 import { nextDelay } from "./backoff.js";
-import type { GateListener, LeaderGate } from "../leader/index.js";
+import type { GateListener, LeaderGate, Leadership } from "../leader/index.js";
 import type {
   IterationObserver,
   LoopContext,
@@ -71,6 +71,8 @@ export class LoopRunner implements Runnable {
    * queued during `tickAsync` is due 1 ms later, and would move the clock.
    */
   private sleptThisIteration = false;
+  /** The holding the current singleton iteration began under (ctx.leadership). */
+  private leadership: Leadership | undefined;
   private inIteration = false;
   private lastProgressAt = 0;
   private running: Promise<void> | undefined;
@@ -114,6 +116,9 @@ export class LoopRunner implements Runnable {
     }
     get worker(): number {
       return this.runner.worker;
+    }
+    get leadership(): Leadership | undefined {
+      return this.runner.leadership;
     }
     heartbeat(): void {
       this.runner.heartbeat();
@@ -408,6 +413,7 @@ export class LoopRunner implements Runnable {
     // The gate counts the body until it settles, even past a fault: the Lease is
     // released only once no singleton iteration runs at all.
     gate.enter();
+    this.leadership = gate.holding;
     let work: Promise<unknown>;
     try {
       work = Promise.resolve(this.body(this.context));
