@@ -94,7 +94,7 @@ export const messages = {
   metricsRegistryInUse: (series: readonly string[]) =>
     `bootstrap() option "metrics": this Registry already holds ${series.slice(0, 3).join(", ")}${series.length > 3 ? ", …" : ""} of an app that is running (an app's loopgroup_* series are removed at its done). Await the other app's done first, or give each app its own Registry (new Registry(), merged for scraping with Registry.merge).`,
   metricsWithoutPort: () =>
-    `bootstrap(): metrics: true serves /metrics on the probe port, and probes are off. Set a port (healthPort, HEALTH_PORT or @HealthPort), or pass your own prom-client Registry as metrics and serve it yourself.`,
+    `bootstrap(): metrics: true serves /metrics on the probe port, and probes are off. Set a port (healthPort, HEALTH_PORT or @HealthPort), or pass your own prom-client Registry as metrics: app.probeHandler then serves /metrics on a server you run.`,
   leaderTimings: (rule: string, lease: number, renew: number, retry: number) =>
     `bootstrap() option leaderElection: ${rule} (got leaseDuration ${lease}, renewDeadline ${renew}, retryPeriod ${retry}). client-go's rule is leaseDuration > renewDeadline > 1.2 × retryPeriod > 0; its defaults are 15000, 10000, 2000.`,
   notInCluster: () =>
