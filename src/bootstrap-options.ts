@@ -16,7 +16,7 @@ import {
 import { ConfigurationError, messages } from "./errors.js";
 import type { LeaderElectionOptions } from "./leader/index.js";
 import { guardLogger, isLogger, type Logger } from "./logger.js";
-import { checkMetrics, type MetricsRegistry } from "./metrics/index.js";
+import { resolveMetrics, type MetricsRegistry } from "./metrics/index.js";
 import {
   PROBE_DEFAULTS,
   resolveProbeOptions,
@@ -74,10 +74,14 @@ export interface BootstrapOptions {
    * Serve `GET /metrics` for Prometheus on the probe port: `true` for a new
    * prom-client Registry with the default process metrics, or your own
    * Registry so your metrics come out of the same endpoint. Needs the optional
-   * peer dependency `prom-client`. Default off: prom-client is never loaded.
+   * peer dependency `prom-client`. Default `LOOPGROUP_METRICS` (`true`/`false`),
+   * else off: prom-client is never loaded.
    */
   metrics?: boolean | MetricsRegistry;
-  /** Serve probes from a worker thread; default `@HealthPort`'s `thread`, else false. */
+  /**
+   * Serve probes from a worker thread; default `LOOPGROUP_HEALTH_THREAD`
+   * (`true`/`false`), else `@HealthPort`'s `thread`, else false.
+   */
   healthThread?: boolean;
   /** Thread mode: ms the main thread's event loop may not turn before live and ready are 503; default 15_000. */
   eventLoopStallTimeout?: number;
@@ -178,6 +182,6 @@ export function resolveBootstrapOptions(
       input.exit === undefined ? true : checkBoolean(input.exit, where, "exit", ConfigurationError),
     logger: logger === undefined || logger === false ? logger : guardLogger(logger),
     loops: readLoopOverrides(input.loops, env),
-    metrics: checkMetrics(input.metrics, where),
+    metrics: resolveMetrics(input.metrics, env, where),
   };
 }

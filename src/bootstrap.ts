@@ -2,6 +2,7 @@
  * bootstrap(): resolve options -> read metadata -> build runners and group ->
  * install process handlers -> start -> App.
  */
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { resolveBootstrapOptions, type BootstrapOptions } from "./bootstrap-options.js";
 import {
   checkOverriddenLoops,
@@ -23,7 +24,13 @@ import {
   type ShutdownResult,
 } from "./core/index.js";
 import { ConfigurationError, messages } from "./errors.js";
-import { LeaderGate, loadElection, type LeaderElector } from "./leader/index.js";
+import {
+  LeaderGate,
+  leaderElectionOption,
+  loadElection,
+  type LeaderElector,
+  type LeaderView,
+} from "./leader/index.js";
 import {
   errorMessage,
   guardLogger,
@@ -35,10 +42,11 @@ import {
 import {
   isMetricsRegistry,
   loadMetrics,
+  resolveMetrics,
   type LoopMetrics,
   type MetricsRegistry,
 } from "./metrics/index.js";
-import type { HealthServerAddress } from "./probes/index.js";
+import { ProbeAnswers, type HealthServerAddress } from "./probes/index.js";
 import { claimProcess, exitProcess, installProcessHandlers } from "./process.js";
 
 export type { Service, ServiceClass } from "./core/index.js";
@@ -56,6 +64,30 @@ export interface App {
   readonly address: HealthServerAddress | null;
   /** What `/health/ready` reports (health checks by their last result). */
   readonly ready: boolean;
+  /**
+   * Answers the probe paths (`/health/live`, `/health/ready`,
+   * `/health/startup`, with `?verbose`) and `/metrics` when metrics are on,
+   * exactly as the HealthServer does, and returns true; returns false,
+   * writing nothing, for any other path. Mount it on a server you already
+   * run (node:http, Express, Fastify's `raw`), typically with `healthPort: false`.
+   *
+   * @example
+   * const app = await bootstrap(Worker, { healthPort: false });
+   * http.createServer((req, res) => {
+   *   if (app.probeHandler(req, res)) return;
+   *   myRoutes(req, res);
+   * }).listen(8080);
+   * // Express: server.use((req, res, next) => app.probeHandler(req, res) || next());
+   */
+  readonly probeHandler: (request: IncomingMessage, response: ServerResponse) => boolean;
+  /**
+   * This replica in the election: `{ lease, identity, isLeader, holder }`
+   * now, or undefined without leader election (no singleton loop).
+   *
+   * @example
+   * if (app.leader?.isLeader) console.log("leading", app.leader.lease);
+   */
+  readonly leader: LeaderView | undefined;
   /** Begins a graceful shutdown; resolves with its result. Calling it again returns the same result. */
   shutdown(reason?: string): Promise<ShutdownResult>;
   /** Settles when the app has fully stopped and its process handlers are removed. */
@@ -125,10 +157,11 @@ function build(
     options: overriddenOptions(d.name, d.loop.input, d.loop.options, resolved.loops),
   }));
   const singletons = resolvedLoops.filter((d) => d.options.singleton).map((d) => d.name);
-  if (singletons.length > 0 && options.leaderElection === undefined) {
+  const election = leaderElectionOption(options.leaderElection, env);
+  if (singletons.length > 0 && election === undefined) {
     throw new ConfigurationError(messages.singletonWithoutElection(singletons));
   }
-  if (singletons.length === 0 && options.leaderElection !== undefined) {
+  if (singletons.length === 0 && election !== undefined) {
     logger.warn({}, "leaderElection is set but no loop is singleton: no election runs");
   }
   const leadership: Leadership | undefined =
@@ -255,7 +288,7 @@ export async function bootstrap(
   let metrics: LoopMetrics | undefined;
   try {
     // prom-client is loaded (asynchronously) before anything else is built, and only when asked for.
-    const wanted = options.metrics;
+    const wanted = resolveMetrics(options.metrics, process.env, "bootstrap()");
     metrics = wanted === true || isMetricsRegistry(wanted) ? await loadMetrics(wanted) : undefined;
     built = build(services, options, process.env, () => metrics);
     const leadership = built.leadership;
@@ -263,7 +296,7 @@ export async function bootstrap(
       // Loaded only when a loop is singleton: an app without one does no election work.
       const createElection = await loadElection();
       const election = createElection(
-        options.leaderElection,
+        leaderElectionOption(options.leaderElection, process.env),
         process.env,
         leadership.gate,
         built.logger,
@@ -306,6 +339,8 @@ export async function bootstrap(
     release();
     return result;
   });
+  // No idle-socket timeout: the user's server owns its sockets.
+  const answers = new ProbeAnswers(group.probeRoutes());
   await group.start();
   const elector = built.leadership?.elector;
   if (elector !== undefined) {
@@ -320,6 +355,10 @@ export async function bootstrap(
     get ready() {
       return group.ready;
     },
+    get leader() {
+      return built.leadership?.elector?.view();
+    },
+    probeHandler: (request, response) => answers.handle(request, response),
     // Resolves once done has: the app's metrics are then off the registry.
     shutdown: (reason?: string) => group.shutdown(reason).then(() => done),
     done,

@@ -94,13 +94,15 @@ export const messages = {
   metricsRegistryInUse: (series: readonly string[]) =>
     `bootstrap() option "metrics": this Registry already holds ${series.slice(0, 3).join(", ")}${series.length > 3 ? ", …" : ""} of an app that is running (an app's loopgroup_* series are removed at its done). Await the other app's done first, or give each app its own Registry (new Registry(), merged for scraping with Registry.merge).`,
   metricsWithoutPort: () =>
-    `bootstrap(): metrics: true serves /metrics on the probe port, and probes are off. Set a port (healthPort, HEALTH_PORT or @HealthPort), or pass your own prom-client Registry as metrics and serve it yourself.`,
+    `bootstrap(): metrics: true serves /metrics on the probe port, and probes are off. Set a port (healthPort, HEALTH_PORT or @HealthPort), or pass your own prom-client Registry as metrics: app.probeHandler then serves /metrics on a server you run.`,
   leaderTimings: (rule: string, lease: number, renew: number, retry: number) =>
     `bootstrap() option leaderElection: ${rule} (got leaseDuration ${lease}, renewDeadline ${renew}, retryPeriod ${retry}). client-go's rule is leaseDuration > renewDeadline > 1.2 × retryPeriod > 0; its defaults are 15000, 10000, 2000.`,
   notInCluster: () =>
-    `bootstrap() option leaderElection: this process is not in a Kubernetes pod (no KUBERNETES_SERVICE_HOST/PORT), so it cannot reach the API server and will not claim leadership. Run it in a cluster, or set leaderElection.apiServer (for example "http://127.0.0.1:8001" with kubectl proxy).`,
+    `bootstrap() option leaderElection: this process is not in a Kubernetes pod (no KUBERNETES_SERVICE_HOST/PORT), so it cannot reach the API server and will not claim leadership. Run it in a cluster, or set leaderElection.apiServer or LOOPGROUP_API_SERVER (for example "http://127.0.0.1:8001" with kubectl proxy or npx loopgroup fake-apiserver).`,
+  noLease: () =>
+    `bootstrap() option leaderElection: no Lease name. Pass leaderElection.lease (for example "report-service") or set LOOPGROUP_LEASE.`,
   singletonWithoutElection: (loops: readonly string[]) =>
-    `bootstrap(): ${loops.join(", ")} ${loops.length === 1 ? "is a singleton loop" : "are singleton loops"} (@Loop({ singleton: true })), but no leaderElection is configured. Pass leaderElection: { lease: "<name>" } to bootstrap(), or drop singleton.`,
+    `bootstrap(): ${loops.join(", ")} ${loops.length === 1 ? "is a singleton loop" : "are singleton loops"} (@Loop({ singleton: true })), but no leaderElection is configured. Pass leaderElection: { lease: "<name>" } to bootstrap() or set LOOPGROUP_LEASE=<name>, or drop singleton.`,
   probeThreadFailed: (cause: string) =>
     `The probe thread could not start: ${cause}. Probes in a worker thread need Node.js worker_threads; turn thread mode off (healthThread: false) to serve probes from the main thread.`,
   secondApp: () =>

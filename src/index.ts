@@ -38,7 +38,7 @@ export {
   type ShutdownResult,
 } from "./core/index.js";
 export { ConfigurationError, ListenError, StartupError } from "./errors.js";
-export type { LeaderElectionOptions } from "./leader/index.js";
+export type { LeaderElectionOptions, LeaderView, Leadership } from "./leader/index.js";
 export {
   redact,
   silentLogger,

@@ -101,6 +101,16 @@ export function envInteger(
   return value;
 }
 
+/** A `true`/`false` environment variable, or undefined when unset or blank. */
+export function envBoolean(env: NodeJS.ProcessEnv, variable: string): boolean | undefined {
+  const raw = env[variable];
+  if (raw === undefined || raw.trim() === "") return undefined;
+  const value = raw.trim().toLowerCase();
+  if (value === "true") return true;
+  if (value === "false") return false;
+  throw new ConfigurationError(messages.badEnv(variable, raw, "true or false"));
+}
+
 /** A string environment variable, trimmed, or undefined when unset or blank. */
 export function envString(env: NodeJS.ProcessEnv, variable: string): string | undefined {
   const raw = env[variable]?.trim();

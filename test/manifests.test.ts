@@ -372,7 +372,10 @@ describe("example manifests (examples/kubernetes)", () => {
           endpoint.port,
         );
         expect(
-          pod.containers.some((c) => env(c, "METRICS") === "true"),
+          // The queue worker maps METRICS itself; singleton-report leaves LOOPGROUP_METRICS to loopgroup.
+          pod.containers.some(
+            (c) => env(c, "METRICS") === "true" || env(c, "LOOPGROUP_METRICS") === "true",
+          ),
           `${file}: METRICS on`,
         ).to.equal(true);
       }
@@ -455,7 +458,7 @@ describe("example manifests (examples/kubernetes)", () => {
       );
       expect(report).to.not.equal(undefined);
       const pod = podOf(report?.object as KubeObject);
-      const lease = env(pod.containers[0] as Container, "LEASE_NAME") ?? "";
+      const lease = env(pod.containers[0] as Container, "LOOPGROUP_LEASE") ?? "";
       expect(lease).to.equal("singleton-report");
       const binding = all.find(
         ({ object }) =>

@@ -133,6 +133,49 @@ describe("options", () => {
       }
     });
 
+    it("reads LOOPGROUP_METRICS (true/false) only when the metrics option is not passed", () => {
+      expect(resolveBootstrapOptions({}, { LOOPGROUP_METRICS: "true" }, []).metrics).to.equal(true);
+      expect(resolveBootstrapOptions({}, { LOOPGROUP_METRICS: "FALSE" }, []).metrics).to.equal(
+        false,
+      );
+      expect(
+        resolveBootstrapOptions({ metrics: false }, { LOOPGROUP_METRICS: "true" }, []).metrics,
+      ).to.equal(false);
+      // Not read at all when the option is given: a malformed value does not matter then.
+      expect(
+        resolveBootstrapOptions({ metrics: true }, { LOOPGROUP_METRICS: "yes" }, []).metrics,
+      ).to.equal(true);
+      expect(resolveBootstrapOptions({}, {}, []).metrics).to.equal(false);
+    });
+
+    it("reads LOOPGROUP_HEALTH_THREAD (true/false) when healthThread is not passed, over @HealthPort's thread", () => {
+      const threaded = [{ port: 9000, host: undefined, thread: true, owner: "Svc" }];
+      expect(
+        resolveBootstrapOptions({}, { LOOPGROUP_HEALTH_THREAD: "true" }, []).healthThread,
+      ).to.equal(true);
+      expect(
+        resolveBootstrapOptions({}, { LOOPGROUP_HEALTH_THREAD: "false" }, threaded).healthThread,
+      ).to.equal(false);
+      expect(resolveBootstrapOptions({}, {}, threaded).healthThread).to.equal(true);
+      expect(
+        resolveBootstrapOptions({ healthThread: false }, { LOOPGROUP_HEALTH_THREAD: "on" }, [])
+          .healthThread,
+      ).to.equal(false);
+    });
+
+    it("rejects a LOOPGROUP_METRICS or LOOPGROUP_HEALTH_THREAD that is not true or false, naming it", () => {
+      for (const variable of ["LOOPGROUP_METRICS", "LOOPGROUP_HEALTH_THREAD"]) {
+        for (const value of ["1", "yes", "on"]) {
+          expect(() => resolveBootstrapOptions({}, { [variable]: value }, []))
+            .to.throw(ConfigurationError)
+            .with.property("message")
+            .that.includes(variable)
+            .and.includes(JSON.stringify(value))
+            .and.includes("true or false");
+        }
+      }
+    });
+
     it("treats an empty variable as unset", () => {
       expect(
         resolveBootstrapOptions({}, { HEALTH_PORT: "", SHUTDOWN_TIMEOUT_MS: " " }, []),

@@ -3,7 +3,7 @@
  * receives, the Runnable pair LoopGroup runs, the counters `?verbose`
  * shows, and what a LoopRunner is built with.
  */
-import type { LeaderGate } from "../leader/index.js";
+import type { LeaderGate, Leadership } from "../leader/index.js";
 import type { Logger } from "../logger.js";
 import type { LoopState } from "./loop-health.js";
 
@@ -36,6 +36,13 @@ export interface LoopContext {
    * apart from the busy iterations they time.
    */
   idle(): void;
+  /**
+   * In a singleton iteration, the holding it runs under: `{ lease, identity,
+   * transitions, acquiredAt }`, where `transitions` (the Lease's
+   * `leaseTransitions` when this holding began) is a fencing token. Undefined
+   * in a loop that is not singleton.
+   */
+  readonly leadership: Leadership | undefined;
   /** Says "still making progress" inside a long iteration (see `stallTimeout`). */
   heartbeat(): void;
   /** Resolves after `ms`, or at once when `signal` aborts. Never rejects. */

@@ -17,6 +17,7 @@ import {
   checkedServerOptions,
   HealthServer,
   PHASE,
+  type ProbeRoutes,
   type ProbeStateWriter,
   SERVER_LIMITS,
   type HealthServerAddress,
@@ -127,18 +128,25 @@ export class LoopGroup {
     this.metrics = resolved.metrics;
     if (resolved.health !== undefined && !resolved.health.thread) {
       this.server = new HealthServer(
-        checkedServerOptions({
-          ...resolved.health,
-          livenessCheck: () => this.live,
-          readinessCheck: () => this.readinessNow(),
-          startupCheck: () => this.startupComplete,
-          details: () => this.verboseDetails(),
-          metrics: resolved.metrics,
-        }),
+        checkedServerOptions({ ...resolved.health, ...this.probeRoutes() }),
       );
     }
     this.done = new Promise((resolve) => (this.settle = resolve));
     this.stopping = new Promise((resolve) => (this.begin = resolve));
+  }
+
+  /**
+   * What the probe paths answer from: the HealthServer's routes, and
+   * `app.probeHandler`'s on a server the user runs (one source, the same answers).
+   */
+  probeRoutes(): ProbeRoutes {
+    return {
+      livenessCheck: () => this.live,
+      readinessCheck: () => this.readinessNow(),
+      startupCheck: () => this.startupComplete,
+      details: () => this.verboseDetails(),
+      metrics: this.metrics,
+    };
   }
 
   /** `/health/startup`: `@OnStart` hooks finished and every loop launched. */

@@ -13,7 +13,7 @@
  */
 import { nextDelay } from "./backoff.js";
 import { BusyWindow } from "./busy-window.js";
-import type { GateListener, LeaderGate } from "../leader/index.js";
+import type { GateListener, LeaderGate, Leadership } from "../leader/index.js";
 import type {
   IterationObserver,
   IterationResult,
@@ -66,6 +66,15 @@ export class LoopRunner implements Runnable {
   private lastError: string | undefined;
   private stopRequested = false;
   private completeRequested = false;
+  /**
+   * The current iteration awaited a `ctx.sleep` timer to its end: the event
+   * loop has turned since it began, so the turn between iterations is not
+   * needed. Skipping it keeps fake timers exact: a fake `setImmediate`
+   * queued during `tickAsync` is due 1 ms later, and would move the clock.
+   */
+  private sleptThisIteration = false;
+  /** The holding the current singleton iteration began under (ctx.leadership). */
+  private leadership: Leadership | undefined;
   private inIteration = false;
   /** The current iteration called `ctx.idle()`. */
   private idleRequested = false;
@@ -122,11 +131,14 @@ export class LoopRunner implements Runnable {
     idle(): void {
       if (this.runner.inIteration) this.runner.idleRequested = true;
     }
+    get leadership(): Leadership | undefined {
+      return this.runner.leadership;
+    }
     heartbeat(): void {
       this.runner.heartbeat();
     }
     async sleep(ms: number): Promise<void> {
-      await sleep(ms, this.runner.signal);
+      if (await sleep(ms, this.runner.signal)) this.runner.sleptThisIteration = true;
     }
     stop(): void {
       this.runner.completeRequested = true;
@@ -307,6 +319,7 @@ export class LoopRunner implements Runnable {
       }
       retryingSlot = false;
       this.iterations += 1;
+      this.sleptThisIteration = false;
       this.beginIteration();
       const startedAt = this.iterationStartedAt;
       this.observer?.iterationStarted?.();
@@ -321,6 +334,7 @@ export class LoopRunner implements Runnable {
       const idle = this.idleRequested && failure === undefined;
       this.endIteration();
       if (!idle) busy.add(startedAt, endedAt);
+      if (this.sleptThisIteration) waited = true;
       this.cancelFault();
       const lost = this.leadershipLost;
       this.leadershipLost = false;
@@ -428,6 +442,7 @@ export class LoopRunner implements Runnable {
     // The gate counts the body until it settles, even past a fault: the Lease is
     // released only once no singleton iteration runs at all.
     gate.enter();
+    this.leadership = gate.holding;
     let work: Promise<unknown>;
     try {
       work = Promise.resolve(this.body(this.context));

@@ -49,6 +49,17 @@ export interface LeaderDetails {
   readonly lastError?: string;
 }
 
+/**
+ * `app.leader`: who this replica is, whether it leads, and the holder it last
+ * saw (undefined when the Lease has none, or before it was read).
+ */
+export interface LeaderView {
+  readonly lease: string;
+  readonly identity: string;
+  readonly isLeader: boolean;
+  readonly holder: string | undefined;
+}
+
 const TIMED_OUT = Symbol("timed out");
 
 /** Runs the election for one Lease and drives the gate singleton loops wait on. */
@@ -102,6 +113,17 @@ export class LeaderElector {
       isLeader: this.leading,
     };
     return this.lastError === undefined ? details : { ...details, lastError: this.lastError };
+  }
+
+  /** `app.leader`: lease, identity, isLeader and the holder last seen. */
+  view(): LeaderView {
+    const holder = this.observed?.record.holderIdentity;
+    return {
+      lease: this.config.lease,
+      identity: this.config.identity,
+      isLeader: this.leading,
+      holder: holder === undefined || holder === "" ? undefined : holder,
+    };
   }
 
   /** Starts the election loop. Idempotent. */
@@ -239,7 +261,13 @@ export class LeaderElector {
     this.leading = true;
     this.armDeadline();
     this.logger.info({ lease: this.config.lease, identity: this.config.identity }, "became leader");
-    this.gate.openGate(continued);
+    const acquiredAt = Date.parse(record?.acquireTime ?? "");
+    this.gate.openGate(continued, {
+      lease: this.config.lease,
+      identity: this.config.identity,
+      transitions: record?.leaseTransitions ?? 0,
+      acquiredAt: new Date(Number.isNaN(acquiredAt) ? this.wallClock() : acquiredAt),
+    });
     this.onLeadership(true);
   }
 

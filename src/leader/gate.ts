@@ -5,6 +5,26 @@
  * Lease only when no singleton iteration runs.
  */
 
+/**
+ * What a singleton iteration knows of the holding it runs under
+ * (`ctx.leadership`). `transitions` is the Lease's `leaseTransitions` when
+ * this holding began: it grows with every new holder, so it serves as a
+ * fencing token (write it beside the work and refuse older ones).
+ *
+ * @example
+ * await db.query("UPDATE reports SET fence = $1 … WHERE fence <= $1", [ctx.leadership!.transitions]);
+ */
+export interface Leadership {
+  /** The Lease name. */
+  readonly lease: string;
+  /** This replica's identity, the Lease's holderIdentity. */
+  readonly identity: string;
+  /** The Lease's `leaseTransitions` when this holding began. */
+  readonly transitions: number;
+  /** When this holding began (the Lease's `acquireTime`). */
+  readonly acquiredAt: Date;
+}
+
 /** A singleton loop, as the gate sees it. */
 export interface GateListener {
   /**
@@ -26,11 +46,17 @@ export interface GateListener {
 export class LeaderGate {
   private open = false;
   private running = 0;
+  private current: Leadership | undefined;
   private readonly listeners = new Set<GateListener>();
 
   /** True while this replica holds the Lease. */
   get isOpen(): boolean {
     return this.open;
+  }
+
+  /** The holding the gate is open for, or undefined while closed. */
+  get holding(): Leadership | undefined {
+    return this.open ? this.current : undefined;
   }
 
   /** True while a singleton iteration runs (its body has not settled), leader or not. */
@@ -54,9 +80,10 @@ export class LeaderGate {
   }
 
   /** Leadership gained; `continued` as in {@link GateListener.opened}. */
-  openGate(continued = false): void {
+  openGate(continued = false, holding?: Leadership): void {
     if (this.open) return;
     this.open = true;
+    this.current = holding;
     for (const listener of this.listeners) listener.opened(continued);
   }
 

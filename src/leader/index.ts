@@ -7,9 +7,10 @@
 import type { createElection } from "./election.js";
 
 export { isLeaseValid, observe, type Observed } from "./decision.js";
-export { LeaderGate, type GateListener } from "./gate.js";
+export { LEADER_ENV, leaderElectionOption } from "./env.js";
+export { LeaderGate, type GateListener, type Leadership } from "./gate.js";
 export type { LeaseRecord } from "./record.js";
-export type { LeaderDetails, LeaderElector, LeaseApi } from "./elector.js";
+export type { LeaderDetails, LeaderElector, LeaderView, LeaseApi } from "./elector.js";
 export type { LeaderElectionOptions } from "./options.js";
 
 /** Loads the election's code and returns its factory (singleton loops only). */

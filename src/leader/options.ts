@@ -3,7 +3,9 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { ConfigurationError, messages } from "../errors.js";
-import { checkDuration } from "../validation.js";
+import { MAX_TIMER_DELAY } from "../time.js";
+import { checkDuration, envInteger, envString } from "../validation.js";
+import { LEADER_ENV } from "./env.js";
 import { inClusterEndpoint, SERVICE_ACCOUNT_DIR, type ApiEndpoint } from "./lease-client.js";
 
 /**
@@ -13,21 +15,25 @@ import { inClusterEndpoint, SERVICE_ACCOUNT_DIR, type ApiEndpoint } from "./leas
  * await bootstrap(ReportService, { leaderElection: { lease: "report-service" } });
  */
 export interface LeaderElectionOptions {
-  /** Lease name (required). */
-  lease: string;
-  /** Default: the pod's namespace (service-account file), else "default". */
+  /** Lease name; default `LOOPGROUP_LEASE` (setting it alone turns election on). */
+  lease?: string;
+  /**
+   * Default `LOOPGROUP_LEASE_NAMESPACE`, else `POD_NAMESPACE`, else the pod's
+   * service-account namespace file, else "default".
+   */
   namespace?: string;
-  /** Default: HOSTNAME plus a random suffix, unique per process. */
+  /** Default: `POD_NAME`, else `HOSTNAME`, plus a random suffix, unique per process. */
   identity?: string;
-  /** ms; default 15 000 (client-go's). */
+  /** ms; default `LOOPGROUP_LEASE_DURATION_MS`, else 15 000 (client-go's). */
   leaseDuration?: number;
-  /** ms; default 10 000. */
+  /** ms; default `LOOPGROUP_RENEW_DEADLINE_MS`, else 10 000. */
   renewDeadline?: number;
-  /** ms; default 2 000. */
+  /** ms; default `LOOPGROUP_RETRY_PERIOD_MS`, else 2 000. */
   retryPeriod?: number;
   /**
-   * Default: in-cluster (KUBERNETES_SERVICE_HOST/PORT, token and CA);
-   * `http://127.0.0.1:8001` for kubectl proxy. A path prefix
+   * Default `LOOPGROUP_API_SERVER`, else in-cluster (KUBERNETES_SERVICE_HOST/PORT,
+   * token and CA); `http://127.0.0.1:8001` for kubectl proxy or
+   * `npx loopgroup fake-apiserver`. A path prefix
    * (`https://rancher.example/k8s/clusters/c-1`) is kept in front of every request.
    */
   apiServer?: string;
@@ -82,21 +88,36 @@ export function resolveLeaderElection(
   for (const key of Object.keys(given)) {
     if (!keys.includes(key)) throw new ConfigurationError(messages.unknownOption(where, key, keys));
   }
-  const name = (option: string, value: unknown, fallback?: string): string => {
-    if (value === undefined && fallback !== undefined) return fallback;
-    // A Lease name, namespace or identity: a DNS subdomain, as Kubernetes checks it.
-    if (typeof value !== "string" || !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(value)) {
-      throw new ConfigurationError(
-        messages.badOption(where, option, value, 'a lowercase DNS name such as "report-service"'),
-      );
+  const dnsName = 'a lowercase DNS name such as "report-service"';
+  // A Lease name or namespace: a DNS subdomain, as Kubernetes checks it.
+  const isDnsName = (value: unknown): value is string =>
+    typeof value === "string" && /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(value);
+  const name = (option: "lease" | "namespace", value: unknown, fallback?: string): string => {
+    if (value === undefined) {
+      const variable = LEADER_ENV[option];
+      const raw = envString(env, variable);
+      if (raw !== undefined) {
+        if (!isDnsName(raw)) throw new ConfigurationError(messages.badEnv(variable, raw, dnsName));
+        return raw;
+      }
+      if (fallback !== undefined) return fallback;
+      if (option === "lease") throw new ConfigurationError(messages.noLease());
+    }
+    if (!isDnsName(value)) {
+      throw new ConfigurationError(messages.badOption(where, option, value, dnsName));
     }
     return value;
   };
   const lease = name("lease", given.lease);
-  const namespace = name("namespace", given.namespace, podNamespace() ?? "default");
+  const namespace = name(
+    "namespace",
+    given.namespace,
+    envString(env, "POD_NAMESPACE") ?? podNamespace() ?? "default",
+  );
   let identity: string;
   if (given.identity === undefined) {
-    identity = `${env.HOSTNAME ?? hostname()}_${randomBytes(4).toString("hex")}`;
+    const base = envString(env, "POD_NAME") ?? envString(env, "HOSTNAME") ?? hostname();
+    identity = `${base}_${randomBytes(4).toString("hex")}`;
   } else if (typeof given.identity === "string" && given.identity.trim() !== "") {
     identity = given.identity;
   } else {
@@ -105,9 +126,13 @@ export function resolveLeaderElection(
     );
   }
   const rules = { min: 1, error: ConfigurationError };
-  const leaseDuration = checkDuration(given.leaseDuration ?? 15_000, where, "leaseDuration", rules);
-  const renewDeadline = checkDuration(given.renewDeadline ?? 10_000, where, "renewDeadline", rules);
-  const retryPeriod = checkDuration(given.retryPeriod ?? 2_000, where, "retryPeriod", rules);
+  const timing = (option: "leaseDuration" | "renewDeadline" | "retryPeriod", fallback: number) =>
+    given[option] !== undefined
+      ? checkDuration(given[option], where, option, rules)
+      : (envInteger(env, LEADER_ENV[option], 1, MAX_TIMER_DELAY) ?? fallback);
+  const leaseDuration = timing("leaseDuration", 15_000);
+  const renewDeadline = timing("renewDeadline", 10_000);
+  const retryPeriod = timing("retryPeriod", 2_000);
   if (!(leaseDuration > renewDeadline)) {
     throw new ConfigurationError(
       messages.leaderTimings(
@@ -129,21 +154,21 @@ export function resolveLeaderElection(
     );
   }
   let endpoint: ApiEndpoint | undefined;
-  if (given.apiServer !== undefined) {
+  const fromEnv = given.apiServer === undefined ? envString(env, LEADER_ENV.apiServer) : undefined;
+  const apiServer = given.apiServer ?? fromEnv;
+  if (apiServer !== undefined) {
     let url: URL | undefined;
     try {
-      url = typeof given.apiServer === "string" ? new URL(given.apiServer) : undefined;
+      url = typeof apiServer === "string" ? new URL(apiServer) : undefined;
     } catch {
       url = undefined;
     }
     if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
+      const expected = "an http(s) URL such as http://127.0.0.1:8001";
       throw new ConfigurationError(
-        messages.badOption(
-          where,
-          "apiServer",
-          given.apiServer,
-          "an http(s) URL such as http://127.0.0.1:8001",
-        ),
+        fromEnv !== undefined
+          ? messages.badEnv(LEADER_ENV.apiServer, fromEnv, expected)
+          : messages.badOption(where, "apiServer", apiServer, expected),
       );
     }
     // A path prefix (Rancher's /k8s/clusters/c-1) is kept, without its trailing slash.

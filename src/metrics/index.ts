@@ -9,6 +9,7 @@ import type { LoopMetrics, MetricsRegistry } from "./metrics-options.js";
 
 export {
   checkMetrics,
+  resolveMetrics,
   isMetricsRegistry,
   type LoopMetrics,
   type MetricsAnswer,

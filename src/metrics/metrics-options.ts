@@ -5,6 +5,7 @@
  */
 import type { GroupDetails, IterationObserver } from "../core/index.js";
 import { ConfigurationError, messages } from "../errors.js";
+import { envBoolean } from "../validation.js";
 
 /**
  * The part of a prom-client `Registry` loopgroup relies on. Pass your own
@@ -39,6 +40,19 @@ export function checkMetrics(value: unknown, where: string): false | true | Metr
   throw new ConfigurationError(
     messages.badOption(where, "metrics", value, "true, false, or a prom-client Registry"),
   );
+}
+
+/**
+ * The `metrics` option when given (`LOOPGROUP_METRICS` is then not read),
+ * else `LOOPGROUP_METRICS` (`true`/`false`), else off.
+ */
+export function resolveMetrics(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  where: string,
+): false | true | MetricsRegistry {
+  if (value !== undefined) return checkMetrics(value, where);
+  return envBoolean(env, "LOOPGROUP_METRICS") ?? false;
 }
 
 /** One scrape: the body and its content type. */

@@ -16,6 +16,7 @@ export {
   type HealthServerOptions,
   type ProbeCheck,
 } from "./health-server.js";
+export { ProbeAnswers, type ProbeRoutes } from "./probe-answers.js";
 export {
   checkHost,
   checkPort,

@@ -11,6 +11,7 @@ import {
   checkInteger,
   checkKnownKeys,
   checkName,
+  envBoolean,
   envInteger,
   envString,
   type ErrorType,
@@ -241,7 +242,7 @@ export function resolveProbeOptions(
     healthThread:
       input.healthThread !== undefined
         ? checkBoolean(input.healthThread, where, "healthThread", ConfigurationError)
-        : declared.some((d) => d.thread === true),
+        : (envBoolean(env, "LOOPGROUP_HEALTH_THREAD") ?? declared.some((d) => d.thread === true)),
     eventLoopStallTimeout: checkDuration(
       input.eventLoopStallTimeout ??
         declared.find((d) => d.eventLoopStallTimeout !== undefined)?.eventLoopStallTimeout ??

@@ -290,10 +290,11 @@ describe("LoopRunner", () => {
       await clock().tickAsync(4_100);
       const gaps = (at: number[]): number[] => at.slice(1).map((t, i) => t - (at[i] ?? 0));
       // Busy iterations follow each other with no wait (interval defaults to 0): each
-      // starts 10 ms of work plus the event-loop turn (1 ms on the fake clock) after the last.
+      // starts when the last one's 10 ms of work ends (its ctx.sleep already turned the
+      // event loop, so no extra turn moves the fake clock).
       expect(busyAt).to.have.length(5);
-      expect(gaps(busyAt)).to.deep.equal([11, 11, 11, 11]);
-      expect(idleAt[0]).to.equal(55);
+      expect(gaps(busyAt)).to.deep.equal([10, 10, 10, 10]);
+      expect(idleAt[0]).to.equal(50);
       // Then polls, one idleInterval after each poll's 30 ms end, on the mark every time.
       expect(gaps(idleAt)).to.deep.equal([1_030, 1_030, 1_030]);
       expect(loop.stats().iterations).to.equal(9);

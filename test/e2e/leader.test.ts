@@ -7,7 +7,11 @@ import { probe } from "../helpers/probe.js";
 import { overlaps, readIterations } from "../helpers/report-log.js";
 import { compiled, Worker } from "./helpers.js";
 
-const TIMINGS = { LEASE_DURATION_MS: "2000", RENEW_DEADLINE_MS: "1500", RETRY_PERIOD_MS: "400" };
+const TIMINGS = {
+  LOOPGROUP_LEASE_DURATION_MS: "2000",
+  LOOPGROUP_RENEW_DEADLINE_MS: "1500",
+  LOOPGROUP_RETRY_PERIOD_MS: "400",
+};
 
 interface Verbose {
   loops: Record<string, { state: string; iterations: number }>;
@@ -32,10 +36,11 @@ describe("end to end: singleton-report replicas elect a leader through a fake Ku
   async function replica(name: string): Promise<{ worker: Worker; port: number }> {
     const worker = new Worker(compiled("../../examples/singleton-report/main.js"), {
       ...TIMINGS,
-      KUBE_API_SERVER: await api.addClient(name),
+      LOOPGROUP_LEASE: "singleton-report",
+      LOOPGROUP_API_SERVER: await api.addClient(name),
       POD_NAME: name,
       POD_NAMESPACE: "jobs",
-      REPORT_EVERY_MS: "100",
+      LOOPGROUP_LOOPS: JSON.stringify({ "ReportService.report": { interval: 100 } }),
       WORK_MS: "50",
       REPORT_LOG: join(dir, "reports.log"),
     });

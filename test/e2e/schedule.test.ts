@@ -63,10 +63,11 @@ describe("end to end: cron schedules with real time", function () {
     try {
       const start = async (name: string): Promise<Worker> => {
         const worker = new Worker(compiled("../../examples/nightly-report/main.js"), {
-          LEASE_DURATION_MS: "2000",
-          RENEW_DEADLINE_MS: "1500",
-          RETRY_PERIOD_MS: "400",
-          KUBE_API_SERVER: await api.addClient(name),
+          LOOPGROUP_LEASE: "nightly-report",
+          LOOPGROUP_LEASE_DURATION_MS: "2000",
+          LOOPGROUP_RENEW_DEADLINE_MS: "1500",
+          LOOPGROUP_RETRY_PERIOD_MS: "400",
+          LOOPGROUP_API_SERVER: await api.addClient(name),
           POD_NAME: name,
           POD_NAMESPACE: "jobs",
           WORK_MS: "50",

@@ -217,7 +217,7 @@ describe("singleton loops", () => {
   it("validates leaderElection by client-go's rules and refuses to elect outside a cluster", () => {
     const api = { apiServer: "http://127.0.0.1:8001" };
     const cases: [unknown, RegExp][] = [
-      [{ ...api }, /option "lease" must be a lowercase DNS name/],
+      [{ ...api }, /no Lease name\. Pass leaderElection\.lease .* or set LOOPGROUP_LEASE/],
       [{ ...api, lease: "Report" }, /"lease"/],
       [
         { ...api, lease: "r", leaseDuration: 10_000 },

@@ -99,17 +99,38 @@ describe("packaging: the published tarball works for a consumer in every compile
     if (consumer) await rm(consumer, { recursive: true, force: true });
   });
 
-  it("ships dist/, the docs, README, LICENSE and package.json, with types for the one entry point", async () => {
+  it("ships dist/, bin/, the docs, README, LICENSE and package.json, with types for both entry points", async () => {
     const installed = join(consumer, "node_modules/loopgroup");
     const manifest = JSON.parse(await readFile(join(installed, "package.json"), "utf8")) as {
       exports: Record<string, unknown>;
       dependencies: Record<string, string>;
       license: string;
+      bin: Record<string, string>;
     };
     expect(manifest.exports["."]).to.deep.equal({
       types: "./dist/index.d.ts",
       default: "./dist/index.js",
     });
+    expect(manifest.exports["./testing"]).to.deep.equal({
+      types: "./dist/testing.d.ts",
+      default: "./dist/testing.js",
+    });
+    expect(manifest.bin).to.deep.equal({ loopgroup: "./bin/loopgroup.js" });
+    // The subpath resolves from the consumer, and the bin is linked and runs.
+    const { stdout: found } = await run(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        'const t = await import("loopgroup/testing"); const api = await t.FakeLeaseServer.start(); console.log(api.url); await api.close();',
+      ],
+      { cwd: consumer },
+    );
+    expect(found.trim()).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const usage = await run(join(consumer, "node_modules/.bin/loopgroup"), [], {
+      cwd: consumer,
+    }).catch((error: { stderr?: string }) => ({ stdout: "", stderr: error.stderr ?? "" }));
+    expect(usage.stderr).to.include("usage: loopgroup fake-apiserver");
     // croner computes cron schedules, loaded only by apps that have one.
     expect(Object.keys(manifest.dependencies).sort()).to.deep.equal(["croner", "reflect-metadata"]);
     expect(manifest.license).to.equal("MIT");
@@ -117,6 +138,7 @@ describe("packaging: the published tarball works for a consumer in every compile
     expect(stdout.split("\n").filter(Boolean).sort()).to.deep.equal([
       "LICENSE",
       "README.md",
+      "bin",
       "dist",
       "docs",
       "package.json",

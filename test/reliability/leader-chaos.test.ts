@@ -62,13 +62,14 @@ describe("reliability: three replicas under leader-election chaos against the fa
   async function start(slot: string): Promise<Replica> {
     urls.set(slot, urls.get(slot) ?? (await api.addClient(slot)));
     const worker = new Worker(compiled("../../examples/singleton-report/main.js"), {
-      LEASE_DURATION_MS: String(LEASE),
-      RENEW_DEADLINE_MS: String(RENEW),
-      RETRY_PERIOD_MS: String(RETRY),
-      KUBE_API_SERVER: urls.get(slot) ?? "",
+      LOOPGROUP_LEASE: "singleton-report",
+      LOOPGROUP_LEASE_DURATION_MS: String(LEASE),
+      LOOPGROUP_RENEW_DEADLINE_MS: String(RENEW),
+      LOOPGROUP_RETRY_PERIOD_MS: String(RETRY),
+      LOOPGROUP_API_SERVER: urls.get(slot) ?? "",
       POD_NAME: slot,
       POD_NAMESPACE: "jobs",
-      REPORT_EVERY_MS: "50",
+      LOOPGROUP_LOOPS: JSON.stringify({ "ReportService.report": { interval: 50 } }),
       WORK_MS: "60",
       REPORT_LOG: join(dir, "reports.log"),
       SHUTDOWN_TIMEOUT_MS: "5000",

@@ -1,0 +1,444 @@
+/**
+ * `loopgroup/testing`: a fake of the Kubernetes API server's Lease endpoints,
+ * the one the project's own tests use, for your tests and for a fleet of local
+ * processes (`npx loopgroup fake-apiserver`).
+ *
+ * What the real one enforces, it does too: 404, 409 AlreadyExists, 409
+ * Conflict on a stale resourceVersion, 422 without one, 400 on a MicroTime
+ * without six fractional digits, resourceVersion bumped on every write,
+ * Status bodies, no server-side expiry. It can partition a client (drop its
+ * requests, answer 503 or 429), slow it down, or inject conflicts. It also
+ * takes events.k8s.io/v1 Events (validating the fields the real server
+ * requires) and records every request's Authorization header. What it
+ * does not prove: authentication, RBAC, watch, other kinds, or the real
+ * server's latency under load (docs/leader-election.md).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+
+/** How one client's port behaves (see {@link FakeKubeApi.setFaults}). */
+export interface PortFaults {
+  /**
+   * "drop": take the request and never answer; "503" / "429" / "403": answer
+   * that status; "trickle": send the headers, then one byte of body every 50 ms, never ending.
+   */
+  mode: "ok" | "drop" | "503" | "429" | "403" | "trickle";
+  /** Added before every answer, ms. */
+  latencyMs: number;
+  /** The next this many PUTs answer 409 Conflict whatever their resourceVersion. */
+  conflicts: number;
+}
+
+/** A Lease as the fake stores it. */
+export interface StoredLease {
+  metadata: { name: string; namespace: string; resourceVersion: string; uid: string };
+  spec: Record<string, unknown>;
+}
+
+/** One write the fake accepted, for assertions. */
+export interface Write {
+  readonly client: string;
+  readonly method: "POST" | "PUT";
+  readonly spec: Record<string, unknown>;
+  readonly at: number;
+}
+
+const notFound = (name: string): Record<string, unknown> =>
+  status(404, "NotFound", `leases.coordination.k8s.io "${name}" not found`);
+
+const MICRO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
+
+function status(code: number, reason: string, message: string): Record<string, unknown> {
+  return {
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Failure",
+    message,
+    reason,
+    code,
+  };
+}
+
+/** One Event the fake accepted. */
+export interface RecordedEvent {
+  readonly client: string;
+  readonly namespace: string;
+  readonly body: Record<string, unknown>;
+}
+
+/** Every request, for assertions on credentials. */
+export interface SeenRequest {
+  readonly client: string;
+  readonly method: string;
+  readonly path: string;
+  readonly authorization: string | undefined;
+}
+
+/**
+ * The fake with one loopback port per client, so a test can fault one replica
+ * and not the others. {@link FakeLeaseServer} is the one-port face of it.
+ *
+ * @example
+ * const api = new FakeKubeApi();
+ * const urlA = await api.addClient("a"); // replica a's apiServer
+ */
+export class FakeKubeApi {
+  readonly writes: Write[] = [];
+  readonly events: RecordedEvent[] = [];
+  readonly requests: SeenRequest[] = [];
+  /** Answer Event writes with this status instead of accepting them (403: no RBAC for events). */
+  eventsStatus: number | undefined;
+  private readonly leases = new Map<string, StoredLease>();
+  private readonly servers = new Map<string, Server>();
+  private readonly faults = new Map<string, PortFaults>();
+  private readonly sockets = new Set<Socket>();
+  private readonly prefixes = new Map<string, string>();
+  /** Sockets the fake has seen close, per client: a test can check that a client let go of its own. */
+  readonly closedSockets = new Map<string, number>();
+  /** Sockets open right now, per client. */
+  readonly openSockets = new Map<string, number>();
+  /** Every request path as received, per client. */
+  readonly paths = new Map<string, string[]>();
+  private revision = 100;
+
+  /**
+   * Opens a port for `client` and returns its URL (the replica's `apiServer`).
+   * With `pathPrefix` (Rancher's `/k8s/clusters/c-1`) the port serves the API
+   * only under that prefix, and the URL carries it.
+   */
+  async addClient(
+    client: string,
+    options: { pathPrefix?: string; port?: number; host?: string } = {},
+  ): Promise<string> {
+    const prefix = options.pathPrefix ?? "";
+    this.prefixes.set(client, prefix);
+    const server = createServer((req, res) => void this.handle(client, req, res));
+    const count = (map: Map<string, number>, by: number): void => {
+      map.set(client, (map.get(client) ?? 0) + by);
+    };
+    server.on("connection", (socket: Socket) => {
+      this.sockets.add(socket);
+      count(this.openSockets, 1);
+      socket.on("close", () => {
+        this.sockets.delete(socket);
+        count(this.openSockets, -1);
+        count(this.closedSockets, 1);
+      });
+    });
+    const host = options.host ?? "127.0.0.1";
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port ?? 0, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    this.servers.set(client, server);
+    this.faults.set(client, { mode: "ok", latencyMs: 0, conflicts: 0 });
+    const address = server.address();
+    const shown = host.includes(":") ? `[${host}]` : host;
+    return `http://${shown}:${typeof address === "object" && address ? address.port : 0}${prefix}`;
+  }
+
+  /** Changes how `client`'s port behaves. */
+  setFaults(client: string, faults: Partial<PortFaults>): void {
+    const current = this.faults.get(client);
+    if (current) Object.assign(current, faults);
+  }
+
+  /** The stored Lease's spec and resourceVersion, or undefined. */
+  lease(namespace: string, name: string): StoredLease | undefined {
+    return this.leases.get(`${namespace}/${name}`);
+  }
+
+  /** Every stored Lease, in the order they were created. */
+  allLeases(): StoredLease[] {
+    return [...this.leases.values()];
+  }
+
+  /** Closes every port and every connection. */
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await Promise.all(
+      [...this.servers.values()].map(
+        (s) => new Promise<void>((resolve) => s.close(() => resolve())),
+      ),
+    );
+  }
+
+  private async handle(client: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const faults = this.faults.get(client) ?? { mode: "ok", latencyMs: 0, conflicts: 0 };
+    if (faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.latencyMs));
+    const path = new URL(req.url ?? "/", "http://x").pathname;
+    this.paths.set(client, [...(this.paths.get(client) ?? []), path]);
+    this.requests.push({
+      client,
+      method: req.method ?? "",
+      path,
+      authorization: req.headers.authorization,
+    });
+    if (faults.mode === "drop") return; // a partition: the request goes nowhere
+    if (faults.mode === "trickle") return this.trickle(res);
+    if (faults.mode === "503" || faults.mode === "429" || faults.mode === "403") {
+      const code = Number(faults.mode);
+      const reasons: Record<number, string> = {
+        403: "Forbidden",
+        429: "TooManyRequests",
+        503: "ServiceUnavailable",
+      };
+      const message =
+        code === 403
+          ? `leases.coordination.k8s.io is forbidden: User "system:serviceaccount:jobs:default" cannot get resource "leases" in API group "coordination.k8s.io" in the namespace "jobs"`
+          : "injected";
+      return this.send(res, code, status(code, reasons[code] ?? "", message));
+    }
+    const prefix = this.prefixes.get(client) ?? "";
+    const events = path.startsWith(prefix)
+      ? /^\/apis\/events\.k8s\.io\/v1\/namespaces\/([^/]+)\/events$/.exec(path.slice(prefix.length))
+      : null;
+    if (events && req.method === "POST") return this.event(client, events[1] ?? "", chunks, res);
+    const match = path.startsWith(prefix)
+      ? /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/?]+))?$/.exec(
+          path.slice(prefix.length),
+        )
+      : null;
+    if (!match)
+      return this.send(
+        res,
+        404,
+        status(404, "NotFound", "the server could not find the requested resource"),
+      );
+    const namespace = decodeURIComponent(match[1] ?? "");
+    const name = match[2] === undefined ? undefined : decodeURIComponent(match[2]);
+    let body: {
+      metadata?: { name?: string; resourceVersion?: string };
+      spec?: Record<string, unknown>;
+    } = {};
+    if (chunks.length > 0) {
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as typeof body;
+      } catch {
+        return this.send(res, 400, status(400, "BadRequest", "invalid JSON"));
+      }
+    }
+    const key = (n: string): string => `${namespace}/${n}`;
+    if (req.method === "GET" && name !== undefined) {
+      const lease = this.leases.get(key(name));
+      if (!lease) return this.send(res, 404, notFound(name));
+      return this.send(res, 200, this.render(lease));
+    }
+    if (req.method === "POST" && name === undefined) {
+      const leaseName = body.metadata?.name ?? "";
+      const invalid = this.invalidSpec(body.spec);
+      if (invalid) return this.send(res, 400, status(400, "BadRequest", invalid));
+      if (this.leases.has(key(leaseName))) {
+        return this.send(
+          res,
+          409,
+          status(409, "AlreadyExists", `leases.coordination.k8s.io "${leaseName}" already exists`),
+        );
+      }
+      const lease: StoredLease = {
+        metadata: {
+          name: leaseName,
+          namespace,
+          resourceVersion: this.bump(),
+          uid: `uid-${leaseName}`,
+        },
+        spec: body.spec ?? {},
+      };
+      this.leases.set(key(leaseName), lease);
+      this.writes.push({ client, method: "POST", spec: lease.spec, at: Date.now() });
+      return this.send(res, 201, this.render(lease));
+    }
+    if (req.method === "PUT" && name !== undefined) {
+      const lease = this.leases.get(key(name));
+      if (!lease) return this.send(res, 404, notFound(name));
+      const version = body.metadata?.resourceVersion;
+      if (!version) {
+        return this.send(
+          res,
+          422,
+          status(
+            422,
+            "Invalid",
+            "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update",
+          ),
+        );
+      }
+      const invalid = this.invalidSpec(body.spec);
+      if (invalid) return this.send(res, 400, status(400, "BadRequest", invalid));
+      if (faults.conflicts > 0 || version !== lease.metadata.resourceVersion) {
+        faults.conflicts = Math.max(0, faults.conflicts - 1);
+        return this.send(
+          res,
+          409,
+          status(
+            409,
+            "Conflict",
+            `Operation cannot be fulfilled on leases.coordination.k8s.io "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+          ),
+        );
+      }
+      lease.spec = body.spec ?? {};
+      lease.metadata.resourceVersion = this.bump();
+      this.writes.push({ client, method: "PUT", spec: lease.spec, at: Date.now() });
+      return this.send(res, 200, this.render(lease));
+    }
+    return this.send(res, 405, status(405, "MethodNotAllowed", "method not allowed"));
+  }
+
+  /** A slow server: headers at once, then a byte every 50 ms until the client lets go. */
+  private trickle(res: ServerResponse): void {
+    res.writeHead(200, { "Content-Type": "application/json" });
+    res.write("{");
+    const timer = setInterval(() => res.write(" "), 50);
+    res.on("close", () => clearInterval(timer));
+  }
+
+  /** POST of an events.k8s.io/v1 Event: the fields the API server requires, else 422. */
+  private event(client: string, namespace: string, chunks: Buffer[], res: ServerResponse): void {
+    if (this.eventsStatus !== undefined) {
+      const code = this.eventsStatus;
+      return this.send(
+        res,
+        code,
+        status(code, code === 403 ? "Forbidden" : "InternalError", "injected"),
+      );
+    }
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>;
+    } catch {
+      return this.send(res, 400, status(400, "BadRequest", "invalid JSON"));
+    }
+    const metadata = body.metadata as { name?: unknown; namespace?: unknown } | undefined;
+    const missing = [
+      ["metadata.name", metadata?.name],
+      ["eventTime", typeof body.eventTime === "string" && MICRO_TIME.test(body.eventTime)],
+      ["reportingController", body.reportingController],
+      ["reportingInstance", body.reportingInstance],
+      ["action", body.action],
+      ["reason", body.reason],
+      ["regarding", body.regarding],
+      ["type", body.type === "Normal" || body.type === "Warning"],
+    ].filter(([, value]) => !value);
+    if (missing.length > 0 || (metadata?.namespace ?? namespace) !== namespace) {
+      return this.send(
+        res,
+        422,
+        status(
+          422,
+          "Invalid",
+          `Event is invalid: ${missing.map(([field]) => String(field)).join(", ")}`,
+        ),
+      );
+    }
+    this.events.push({ client, namespace, body });
+    return this.send(res, 201, body);
+  }
+
+  /** What the API server's validation would refuse in a spec (a MicroTime without six digits). */
+  private invalidSpec(spec: Record<string, unknown> | undefined): string | undefined {
+    for (const field of ["acquireTime", "renewTime"]) {
+      const value = spec?.[field];
+      if (value !== undefined && (typeof value !== "string" || !MICRO_TIME.test(value))) {
+        return `Lease in version "v1" cannot be handled as a Lease: parsing time ${JSON.stringify(value)} as "2006-01-02T15:04:05.000000Z07:00": cannot parse`;
+      }
+    }
+    return undefined;
+  }
+
+  private bump(): string {
+    this.revision += 1;
+    return String(this.revision);
+  }
+
+  private render(lease: StoredLease): Record<string, unknown> {
+    return {
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
+      metadata: { ...lease.metadata },
+      spec: { ...lease.spec },
+    };
+  }
+
+  private send(res: ServerResponse, code: number, body: unknown): void {
+    if (res.destroyed) return;
+    const text = JSON.stringify(body);
+    res.writeHead(code, {
+      "Content-Type": "application/json",
+      "Content-Length": Buffer.byteLength(text),
+    });
+    res.end(text);
+  }
+}
+
+/** How {@link FakeLeaseServer.partition} cuts the clients off: `"ok"` heals. */
+export type PartitionMode = PortFaults["mode"];
+
+/**
+ * A fake Kubernetes API server for Leases on one loopback port: point
+ * `leaderElection.apiServer` (or `LOOPGROUP_API_SERVER`) at its `url`.
+ * Every client shares the port, so a partition cuts them all off.
+ *
+ * @example
+ * import { FakeLeaseServer } from "loopgroup/testing";
+ * const api = await FakeLeaseServer.start();
+ * const app = await bootstrap(Report, { leaderElection: { lease: "report", apiServer: api.url } });
+ * api.lease("default", "report")?.spec.holderIdentity; // who leads
+ * await api.close();
+ */
+export class FakeLeaseServer {
+  private constructor(
+    private readonly api: FakeKubeApi,
+    /** The base URL, `http://127.0.0.1:<port>`. */
+    readonly url: string,
+  ) {}
+
+  /** Listens on `port` (default 0: the OS chooses) on `host` (default 127.0.0.1). */
+  static async start(options: { port?: number; host?: string } = {}): Promise<FakeLeaseServer> {
+    const api = new FakeKubeApi();
+    const url = await api.addClient(CLIENT, options);
+    return new FakeLeaseServer(api, url);
+  }
+
+  /** The Lease `namespace/name` as stored (spec and metadata), or undefined. */
+  lease(namespace: string, name: string): StoredLease | undefined {
+    return this.api.lease(namespace, name);
+  }
+
+  /** Every stored Lease. */
+  leases(): StoredLease[] {
+    return this.api.allLeases();
+  }
+
+  /**
+   * Cuts the clients off: `"drop"` takes requests and never answers, `"503"`,
+   * `"429"`, `"403"` answer that status, `"trickle"` never ends a body;
+   * `"ok"` heals.
+   */
+  partition(mode: PartitionMode): void {
+    this.api.setFaults(CLIENT, { mode });
+  }
+
+  /** Delays every answer by `ms` (0: none). */
+  setLatency(ms: number): void {
+    this.api.setFaults(CLIENT, { latencyMs: ms });
+  }
+
+  /** Every write the fake accepted (POST and PUT), for assertions. */
+  get writes(): readonly Write[] {
+    return this.api.writes;
+  }
+
+  /** Closes the port and every connection. */
+  close(): Promise<void> {
+    return this.api.close();
+  }
+}
+
+const CLIENT = "fake-apiserver";
