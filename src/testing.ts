@@ -259,14 +259,9 @@ export class FakeKubeApi {
       if (!lease) return this.send(res, 404, notFound(name));
       const version = body.metadata?.resourceVersion;
       if (!version) {
-        return this.send(
+        return this.invalid(
           res,
-          422,
-          status(
-            422,
-            "Invalid",
-            "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update",
-          ),
+          "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update",
         );
       }
       const invalid = this.invalidSpec(body.spec);
@@ -327,14 +322,9 @@ export class FakeKubeApi {
       ["type", body.type === "Normal" || body.type === "Warning"],
     ].filter(([, value]) => !value);
     if (missing.length > 0 || (metadata?.namespace ?? namespace) !== namespace) {
-      return this.send(
+      return this.invalid(
         res,
-        422,
-        status(
-          422,
-          "Invalid",
-          `Event is invalid: ${missing.map(([field]) => String(field)).join(", ")}`,
-        ),
+        `Event is invalid: ${missing.map(([field]) => String(field)).join(", ")}`,
       );
     }
     this.events.push({ client, namespace, body });
@@ -364,6 +354,11 @@ export class FakeKubeApi {
       metadata: { ...lease.metadata },
       spec: { ...lease.spec },
     };
+  }
+
+  /** A 422 Invalid Status, as the API server answers a request it refuses to accept. */
+  private invalid(res: ServerResponse, message: string): void {
+    this.send(res, 422, status(422, "Invalid", message));
   }
 
   private send(res: ServerResponse, code: number, body: unknown): void {

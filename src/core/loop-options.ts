@@ -103,25 +103,18 @@ function checkSchedule(
     }
     return { schedule: undefined, timeZone: undefined };
   }
-  if (input.idleInterval !== undefined) {
-    throw new TypeError(
-      messages.badOption(
-        where,
-        "idleInterval",
-        input.idleInterval,
-        "unset: a scheduled loop waits for its next time, idle or not",
-      ),
-    );
-  }
-  if (input.interval !== undefined) {
-    throw new TypeError(
-      messages.badOption(
-        where,
-        "interval",
-        input.interval,
-        "unset: schedule and interval exclude each other",
-      ),
-    );
+  // Waits that a schedule replaces: either one beside it is a mistake.
+  const replaced = [
+    [
+      "idleInterval",
+      input.idleInterval,
+      "unset: a scheduled loop waits for its next time, idle or not",
+    ],
+    ["interval", input.interval, "unset: schedule and interval exclude each other"],
+  ] as const;
+  for (const [option, value, expected] of replaced) {
+    if (value !== undefined)
+      throw new TypeError(messages.badOption(where, option, value, expected));
   }
   if (typeof schedule !== "string") {
     throw new TypeError(

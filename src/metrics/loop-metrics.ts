@@ -43,6 +43,21 @@ function loopgroupSeries(registry: Partial<Registry>): string[] {
     .filter((name) => name.startsWith("loopgroup_"));
 }
 
+/** One declared loop's counts, summed over its copies by the iteration path. */
+interface Tally {
+  loop: string;
+  workers: number;
+  succeeded: number;
+  failed: number;
+  idle: number;
+  busySeconds: number;
+  lastSuccess: number;
+  lastFailure: number;
+  /** Per copy: wall-clock ms when its running iteration started; 0 while it waits. */
+  copies: { startedAt: number }[];
+  skipped: number;
+}
+
 /**
  * Builds loopgroup's series on `registry`, or on a new one with the default
  * metrics. A caller's registry that holds loopgroup series already (an app
@@ -68,19 +83,7 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
   let source: () => GroupDetails = () => ({ loops: {}, checks: {} });
   // The iteration path only adds to plain numbers (and observes the histogram);
   // prom-client hashes label sets on every call, so counts reach it at scrape time.
-  const tallies: {
-    loop: string;
-    workers: number;
-    succeeded: number;
-    failed: number;
-    idle: number;
-    busySeconds: number;
-    lastSuccess: number;
-    lastFailure: number;
-    /** Per copy: wall-clock ms when its running iteration started; 0 while it waits. */
-    copies: { startedAt: number }[];
-    skipped: number;
-  }[] = [];
+  const tallies: Tally[] = [];
   /** Declared loops run as several copies: their `Name#n` states are counted under `Name`. */
   const copied = new Set<string>();
 
@@ -121,62 +124,61 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
       },
     }),
   );
-  new client.Gauge(
-    own({
-      name: "loopgroup_loop_workers",
-      help: "Copies the loop runs with (its concurrency).",
-      labelNames: ["loop"] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const t of tallies) this.set({ loop: t.loop }, t.workers);
-      },
-    }),
+  /** A gauge whose samples are set afresh at each scrape by `fill`. */
+  const gauge = (
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    fill: (set: (labels: Record<string, string>, value: number) => void) => void,
+  ): void => {
+    new client.Gauge(
+      own({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          fill((labels, value) => this.set(labels, value));
+        },
+      }),
+    );
+  };
+  /** A gauge of one value per loop, read from its tally at scrape time (no sample when undefined). */
+  const perLoop = (name: string, help: string, value: (t: Tally) => number | undefined): void =>
+    gauge(name, help, ["loop"], (set) => {
+      for (const t of tallies) {
+        const found = value(t);
+        if (found !== undefined) set({ loop: t.loop }, found);
+      }
+    });
+  const seconds = (ms: number): number | undefined => (ms > 0 ? ms / 1_000 : undefined);
+  perLoop(
+    "loopgroup_loop_workers",
+    "Copies the loop runs with (its concurrency).",
+    (t) => t.workers,
   );
-  new client.Gauge(
-    own({
-      name: "loopgroup_loop_last_success_timestamp_seconds",
-      help: "Wall-clock time of the loop's last successful iteration, in seconds since the epoch.",
-      labelNames: ["loop"] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const t of tallies)
-          if (t.lastSuccess > 0) this.set({ loop: t.loop }, t.lastSuccess / 1_000);
-      },
-    }),
+  perLoop(
+    "loopgroup_loop_last_success_timestamp_seconds",
+    "Wall-clock time of the loop's last successful iteration, in seconds since the epoch.",
+    (t) => seconds(t.lastSuccess),
   );
-  new client.Gauge(
-    own({
-      name: "loopgroup_loop_last_failure_timestamp_seconds",
-      help: "Wall-clock time of the loop's last failed iteration, in seconds since the epoch.",
-      labelNames: ["loop"] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const t of tallies)
-          if (t.lastFailure > 0) this.set({ loop: t.loop }, t.lastFailure / 1_000);
-      },
-    }),
+  perLoop(
+    "loopgroup_loop_last_failure_timestamp_seconds",
+    "Wall-clock time of the loop's last failed iteration, in seconds since the epoch.",
+    (t) => seconds(t.lastFailure),
   );
-  new client.Gauge(
-    own({
-      name: "loopgroup_loop_iteration_started_timestamp_seconds",
-      help: "When the loop's running iteration started, in seconds since the epoch; no sample while the loop waits.",
-      labelNames: ["loop"] as const,
-      registers,
-      collect() {
-        this.reset();
-        // Of a loop's copies, the oldest running iteration: the one a "running too long" alert is about.
-        for (const t of tallies) {
-          let oldest = Infinity;
-          for (const copy of t.copies) {
-            if (copy.startedAt > 0 && copy.startedAt < oldest) oldest = copy.startedAt;
-          }
-          if (oldest !== Infinity) this.set({ loop: t.loop }, oldest / 1_000);
-        }
-      },
-    }),
+  // Of a loop's copies, the oldest running iteration: the one a "running too long" alert is about.
+  perLoop(
+    "loopgroup_loop_iteration_started_timestamp_seconds",
+    "When the loop's running iteration started, in seconds since the epoch; no sample while the loop waits.",
+    (t) => {
+      let oldest = Infinity;
+      for (const copy of t.copies) {
+        if (copy.startedAt > 0 && copy.startedAt < oldest) oldest = copy.startedAt;
+      }
+      return oldest === Infinity ? undefined : oldest / 1_000;
+    },
   );
   new client.Gauge(
     own({
@@ -202,37 +204,27 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
       },
     }),
   );
-  new client.Gauge(
-    own({
-      name: "loopgroup_health_check_status",
-      help: "Last result of each health check: 1 true, 0 false (no sample before its first answer).",
-      labelNames: ["check"] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const [check, result] of Object.entries(source().checks)) {
-          if (result !== null) this.set({ check }, result ? 1 : 0);
-        }
-      },
-    }),
+  gauge(
+    "loopgroup_health_check_status",
+    "Last result of each health check: 1 true, 0 false (no sample before its first answer).",
+    ["check"],
+    (set) => {
+      for (const [check, result] of Object.entries(source().checks)) {
+        if (result !== null) set({ check }, result ? 1 : 0);
+      }
+    },
   );
 
-  new client.Gauge(
-    own({
-      name: "loopgroup_loop_next_run_timestamp_seconds",
-      help: "A scheduled loop's next scheduled time, in seconds since the epoch.",
-      labelNames: ["loop"] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const [loop, stats] of Object.entries(source().loops)) {
-          const next = "nextRun" in stats ? stats.nextRun : undefined;
-          if (next !== undefined) {
-            this.set({ loop: declaredName(loop, copied) }, Date.parse(next) / 1_000);
-          }
-        }
-      },
-    }),
+  gauge(
+    "loopgroup_loop_next_run_timestamp_seconds",
+    "A scheduled loop's next scheduled time, in seconds since the epoch.",
+    ["loop"],
+    (set) => {
+      for (const [loop, stats] of Object.entries(source().loops)) {
+        const next = "nextRun" in stats ? stats.nextRun : undefined;
+        if (next !== undefined) set({ loop: declaredName(loop, copied) }, Date.parse(next) / 1_000);
+      }
+    },
   );
   new client.Counter(
     own({
@@ -305,20 +297,19 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
       source = read;
     },
     leadership(lease) {
+      const byLease = { labelNames: ["lease"] as const, registers };
       leader ??= new client.Gauge(
         own({
           name: "loopgroup_leader",
           help: "1 while this process holds the Lease.",
-          labelNames: ["lease"] as const,
-          registers,
+          ...byLease,
         }),
       );
       transitions ??= new client.Counter(
         own({
           name: "loopgroup_leader_transitions_total",
           help: "Times this process gained or lost leadership of the Lease.",
-          labelNames: ["lease"] as const,
-          registers,
+          ...byLease,
         }),
       );
       const gauge = leader.labels(lease);
