@@ -12,6 +12,10 @@
  * requires) and records every request's Authorization header. What it
  * does not prove: authentication, RBAC, watch, other kinds, or the real
  * server's latency under load (docs/leader-election.md).
+ *
+ * Longer than the house's 300-line aim on purpose: it is one fake, the API
+ * server's Lease (and Event) rules in one place, so that a test reads them
+ * beside each other.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
