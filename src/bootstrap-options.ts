@@ -79,6 +79,12 @@ export interface BootstrapOptions {
    */
   metrics?: boolean | MetricsRegistry;
   /**
+   * A span per busy iteration through `@opentelemetry/api`, when that optional
+   * peer is installed and a tracer provider is registered; default true.
+   * `false` never loads the package.
+   */
+  tracing?: boolean;
+  /**
    * Serve probes from a worker thread; default `LOOPGROUP_HEALTH_THREAD`
    * (`true`/`false`), else `@HealthPort`'s `thread`, else false.
    */
@@ -108,6 +114,7 @@ export interface ResolvedBootstrapOptions extends ResolvedProbeOptions {
   readonly logger: Logger | false | undefined;
   readonly loops: ResolvedLoopOverrides;
   readonly metrics: false | true | MetricsRegistry;
+  readonly tracing: boolean;
 }
 
 const bootstrapKeys = [
@@ -120,6 +127,7 @@ const bootstrapKeys = [
   "logger",
   "loops",
   "metrics",
+  "tracing",
   "leaderElection",
   "healthThread",
   "eventLoopStallTimeout",
@@ -183,5 +191,9 @@ export function resolveBootstrapOptions(
     logger: logger === undefined || logger === false ? logger : guardLogger(logger),
     loops: readLoopOverrides(input.loops, env),
     metrics: resolveMetrics(input.metrics, env, where),
+    tracing:
+      input.tracing === undefined
+        ? true
+        : checkBoolean(input.tracing, where, "tracing", ConfigurationError),
   };
 }

@@ -48,6 +48,7 @@ import {
 } from "./metrics/index.js";
 import { ProbeAnswers, type HealthServerAddress } from "./probes/index.js";
 import { claimProcess, exitProcess, installProcessHandlers } from "./process.js";
+import { loadTracing, type TracingFactory } from "./tracing/index.js";
 
 export type { Service, ServiceClass } from "./core/index.js";
 
@@ -118,6 +119,7 @@ function build(
   options: BootstrapOptions,
   env: NodeJS.ProcessEnv,
   loadedMetrics: (option: true | MetricsRegistry) => LoopMetrics | undefined,
+  tracing?: TracingFactory,
 ): Built {
   const found = discover(services);
   const resolved = resolveBootstrapOptions(options, env, declaredHealthPorts(found));
@@ -174,10 +176,15 @@ function build(
     const body = methodOf(instance, loop.method);
     const call = (ctx: LoopContext): unknown => body.call(instance, ctx);
     // Copies report under the declared name: their series are the loop's, so concurrency adds none.
-    const observer = (): IterationObserver | undefined =>
-      metrics?.observer(name, options.concurrency);
+    // Tracing wraps the metrics observer; a loop with neither has none.
+    const observer = (worker: number): IterationObserver | undefined => {
+      const next = metrics?.observer(name, options.concurrency);
+      return tracing === undefined || resolved.tracing === false
+        ? next
+        : tracing(name, worker, next);
+    };
     if (options.concurrency === 1) {
-      return [new LoopRunner(options, call, { logger, observer: observer(), gate })];
+      return [new LoopRunner(options, call, { logger, observer: observer(1), gate })];
     }
     // n copies, each a loop of its own everywhere a loop is named: Name#1 … Name#n.
     return Array.from({ length: options.concurrency }, (_, i) => {
@@ -185,7 +192,7 @@ function build(
       return new LoopRunner({ ...options, name: copy }, call, {
         logger,
         worker: i + 1,
-        observer: observer(),
+        observer: observer(i + 1),
         gate,
       });
     });
@@ -290,7 +297,9 @@ export async function bootstrap(
     // prom-client is loaded (asynchronously) before anything else is built, and only when asked for.
     const wanted = resolveMetrics(options.metrics, process.env, "bootstrap()");
     metrics = wanted === true || isMetricsRegistry(wanted) ? await loadMetrics(wanted) : undefined;
-    built = build(services, options, process.env, () => metrics);
+    // @opentelemetry/api is loaded only when installed and not switched off; absent, tracing is off.
+    const tracing = options.tracing === false ? undefined : await loadTracing();
+    built = build(services, options, process.env, () => metrics, tracing);
     const leadership = built.leadership;
     if (leadership !== undefined) {
       // Loaded only when a loop is singleton: an app without one does no election work.

@@ -47,7 +47,13 @@ export {
   type LoopOverrides,
   type ResolvedLoopOverrides,
 } from "./loop-overrides.js";
-export type { IterationObserver, LoopContext, LoopStats, Runnable } from "./loop-context.js";
+export type {
+  IterationObserver,
+  IterationResult,
+  LoopContext,
+  LoopStats,
+  Runnable,
+} from "./loop-context.js";
 export { LoopRunner } from "./loop-runner.js";
 export type { LoopState } from "./loop-health.js";
 export { isDeclared, readDeclaration, type AnyClass, type ServiceDeclaration } from "./metadata.js";

@@ -88,7 +88,13 @@ export type IterationResult = "success" | "error" | "idle";
 export interface IterationObserver {
   /** An iteration begins (for the started-timestamp gauge). */
   iterationStarted?(): void;
-  iterationEnded(seconds: number, result: IterationResult): void;
+  /**
+   * Calls the iteration's body and returns what it returns (tracing: inside
+   * the iteration's span). Without it the runner calls the body itself.
+   */
+  run?(body: (ctx: LoopContext) => unknown, ctx: LoopContext): unknown;
+  /** An iteration ended; `error` is what it threw when `result` is `"error"`. */
+  iterationEnded(seconds: number, result: IterationResult, error?: unknown): void;
   /** Scheduled times skipped because the previous iteration still ran. */
   skipped?(count: number): void;
 }
@@ -100,7 +106,7 @@ export interface LoopRunnerDependencies {
   readonly random?: () => number;
   /** Which copy this is under `concurrency` (`ctx.worker`); default 1. */
   readonly worker?: number;
-  /** Told of each iteration's duration and result; none unless metrics are on. */
+  /** Told of each iteration's duration and result; none unless metrics or tracing are on. */
   readonly observer?: IterationObserver;
   /** For a singleton loop: open while this replica holds the Lease. */
   readonly gate?: LeaderGate;

@@ -325,7 +325,7 @@ export class LoopRunner implements Runnable {
       this.observer?.iterationStarted?.();
       let failure: { error: unknown } | undefined;
       try {
-        if (this.gate === undefined) await this.body(this.context);
+        if (this.gate === undefined) await this.callBody();
         else await this.singletonIteration(this.gate);
       } catch (error) {
         failure = { error };
@@ -351,7 +351,11 @@ export class LoopRunner implements Runnable {
         throw failure.error;
       }
       const ok = failure === undefined || (this.stopRequested && this.isAbort(failure.error));
-      this.observer?.iterationEnded((endedAt - startedAt) / 1_000, iterationResult(idle, ok));
+      this.observer?.iterationEnded(
+        (endedAt - startedAt) / 1_000,
+        iterationResult(idle, ok),
+        ok ? undefined : failure?.error,
+      );
       this.scheduled?.reportSkipped(slot);
       const complete = this.completeRequested || this.iterations >= maxIterations;
       if (lost && (failure === undefined || this.isAbort(failure.error))) continue; // to standby
@@ -445,7 +449,7 @@ export class LoopRunner implements Runnable {
     this.leadership = gate.holding;
     let work: Promise<unknown>;
     try {
-      work = Promise.resolve(this.body(this.context));
+      work = Promise.resolve(this.callBody());
     } catch (error) {
       gate.leave();
       throw error;
@@ -458,6 +462,14 @@ export class LoopRunner implements Runnable {
     } finally {
       this.rejectFault = undefined;
     }
+  }
+
+  /** The body, through the observer when it wraps iterations (tracing); no closure either way. */
+  private callBody(): unknown {
+    const observer = this.observer;
+    return observer?.run === undefined
+      ? this.body(this.context)
+      : observer.run(this.body, this.context);
   }
 
   private beginIteration(): void {

@@ -97,16 +97,21 @@ describe("dist: what is off costs nothing", () => {
     return seen;
   }
 
-  it("the entry point reaches the election, metrics and probe-thread code only through import()", async () => {
+  it("the entry point reaches the election, metrics, probe-thread and tracing code only through import()", async () => {
     const entry = join(root, "dist/index.js");
     const graph = [...(await staticGraph(entry))].map((f) => f.slice(join(root, "dist").length));
     expect(
-      graph.some((f) => /election|loop-metrics|probe-thread/.test(f)),
+      graph.some((f) => /election|loop-metrics|probe-thread|iteration-tracer/.test(f)),
       graph.join(", "),
     ).to.equal(false);
     const text = await readFile(entry, "utf8");
-    for (const lazy of ["election", "loop-metrics", "probe-thread"]) {
+    for (const lazy of ["election", "loop-metrics", "probe-thread", "iteration-tracer"]) {
       expect(text, lazy).to.match(new RegExp(`import\\("\\./chunks/${lazy}-[A-Z0-9]+\\.js"\\)`));
     }
+    // The optional peer itself: never imported statically by anything the entry reaches.
+    for (const file of [entry, ...[...(await staticGraph(entry))]]) {
+      expect(await readFile(file, "utf8"), file).not.to.match(/from\s*"@opentelemetry\/api"/);
+    }
+    expect(text).to.match(/import\("@opentelemetry\/api"\)/);
   });
 });

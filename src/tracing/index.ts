@@ -1,0 +1,29 @@
+/**
+ * Tracing, the door. Light: `loadTracing()` imports `@opentelemetry/api` (an
+ * optional peer) and the span code (iteration-tracer.ts) only when called, and
+ * only when the package is installed, so an app without it loads neither.
+ */
+import type { TracingApi, TracingFactory } from "./iteration-tracer.js";
+
+export type { TracingFactory } from "./iteration-tracer.js";
+
+/**
+ * Loads `@opentelemetry/api` and loopgroup's iteration spans; `undefined`
+ * when the package is not installed (tracing is then simply off).
+ *
+ * @example
+ * const tracing = await loadTracing();
+ * const observer = tracing?.("OrderWorker.consume", 1, metricsObserver);
+ */
+export async function loadTracing(): Promise<TracingFactory | undefined> {
+  let api: TracingApi;
+  try {
+    api = await import("@opentelemetry/api");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") return undefined;
+    throw error;
+  }
+  const { createTracing } = await import("./iteration-tracer.js");
+  return createTracing(api);
+}
