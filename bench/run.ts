@@ -111,6 +111,7 @@ const overhead = await overheadSubject.next<{
   framework: number[];
   handWritten: number[];
   withMetrics: number[];
+  tracingOff: number[];
 }>("loopOverhead");
 await overheadSubject.stop();
 
@@ -316,6 +317,7 @@ const figures = {
     frameworkPerSecond: median(overhead.framework),
     handWrittenPerSecond: median(overhead.handWritten),
     withMetricsPerSecond: median(overhead.withMetrics),
+    tracingOffPerSecond: median(overhead.tracingOff),
   },
   blockedProbes: Object.fromEntries(
     Object.entries(blocked).map(([mode, samples]) => [
@@ -381,6 +383,11 @@ const ratios = {
     figures.loopOverhead.withMetricsPerSecond,
     figures.loopOverhead.frameworkPerSecond,
   ),
+  // @opentelemetry/api installed, no provider registered, against tracing: false: should not move.
+  tracingNoProviderVsOff: ratio(
+    figures.loopOverhead.frameworkPerSecond,
+    figures.loopOverhead.tracingOffPerSecond,
+  ),
   // What metrics add to one iteration, in µs: the cost a real iteration pays, whatever it does.
   metricsCostPerIterationUs:
     Math.round(
@@ -434,6 +441,12 @@ const targets = [
     ratios.threadModeVsBare,
     ">= 0.90",
     ratios.threadModeVsBare >= 0.9,
+  ],
+  [
+    "loop iterations/s, OpenTelemetry API without provider / tracing: false",
+    ratios.tracingNoProviderVsOff,
+    ">= 0.95",
+    ratios.tracingNoProviderVsOff >= 0.95,
   ],
   [
     "metrics cost per iteration (µs)",
@@ -531,6 +544,7 @@ for (const [mode, f] of Object.entries(figures.blockedProbes)) {
 lines.push(
   `| /metrics scrape, 10 loops: ms / bytes | ${Math.round(figures.metrics.scrape10Ms * 10) / 10} / ${figures.metrics.scrape10Bytes} |`,
   `| /metrics scrape, 10 000 loops: ms / bytes | ${Math.round(figures.metrics.scrape10kMs)} / ${figures.metrics.scrape10kBytes} |`,
+  `| empty @Loop, tracing: false / OpenTelemetry API, no provider (iterations/s) | ${Math.round(figures.loopOverhead.tracingOffPerSecond)} / ${Math.round(figures.loopOverhead.frameworkPerSecond)} (${ratios.tracingNoProviderVsOff}) |`,
   `| empty @Loop with metrics on (iterations/s; on / off) | ${Math.round(figures.loopOverhead.withMetricsPerSecond)} (${ratios.metricsOnVsOffIterations}) |`,
 );
 lines.push(

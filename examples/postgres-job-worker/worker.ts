@@ -1,8 +1,12 @@
 // A PostgreSQL job worker: each iteration claims one job with FOR UPDATE SKIP
 // LOCKED and does its work in the same transaction that marks it done, so a
 // crash at any point leaves the job either done (with its effect) or unclaimed.
+import { SpanStatusCode, trace } from "@opentelemetry/api";
 import { HealthCheck, HealthPort, Loop, OnShutdown, OnStart, type LoopContext } from "loopgroup";
 import pg from "pg";
+
+// Each job's span, a child of loopgroup's `loop.iteration` span (a no-op without a tracer provider).
+const tracer = trace.getTracer("postgres-job-worker");
 
 /** The tables: jobs to do, and the effect of each, written in the job's transaction. */
 export const SCHEMA = `
@@ -32,6 +36,8 @@ export class JobWorker {
     /** This process's name in `done_by` and `job_effects.worker`. */
     private readonly identity: string,
     private readonly handle: JobHandler,
+    /** Flushes the traces at shutdown, when tracing is on. */
+    private readonly flushTraces?: () => Promise<void>,
   ) {}
 
   @OnStart()
@@ -60,15 +66,28 @@ export class JobWorker {
         return;
       }
       const worker = `${this.identity}/${ctx.worker}`;
-      await this.handle(client, job);
-      await client.query("INSERT INTO job_effects (job_id, worker) VALUES ($1, $2)", [
-        job.id,
-        worker,
-      ]);
-      await client.query("UPDATE jobs SET done_at = now(), done_by = $2 WHERE id = $1", [
-        job.id,
-        worker,
-      ]);
+      await tracer.startActiveSpan(
+        "job.handle",
+        { attributes: { "job.id": job.id } },
+        async (span) => {
+          try {
+            await this.handle(client, job);
+            await client.query("INSERT INTO job_effects (job_id, worker) VALUES ($1, $2)", [
+              job.id,
+              worker,
+            ]);
+            await client.query("UPDATE jobs SET done_at = now(), done_by = $2 WHERE id = $1", [
+              job.id,
+              worker,
+            ]);
+          } catch (error) {
+            span.setStatus({ code: SpanStatusCode.ERROR });
+            throw error;
+          } finally {
+            span.end();
+          }
+        },
+      );
       await client.query("COMMIT");
     } catch (error) {
       await client.query("ROLLBACK").catch(() => undefined);
@@ -87,5 +106,6 @@ export class JobWorker {
   @OnShutdown()
   async close(): Promise<void> {
     await this.pool.end();
+    await this.flushTraces?.();
   }
 }

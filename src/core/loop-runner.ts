@@ -348,6 +348,8 @@ export class LoopRunner implements Runnable {
           { loop: this.name, error: this.lastError },
           "singleton iteration outlived its leadership; shutting the app down so the pod restarts",
         );
+        // Told like any failed iteration, so its span ends with the error and metrics count it.
+        this.observer?.iterationEnded((endedAt - startedAt) / 1_000, "error", failure.error);
         throw failure.error;
       }
       const ok = failure === undefined || (this.stopRequested && this.isAbort(failure.error));

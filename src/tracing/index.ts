@@ -1,7 +1,8 @@
 /**
  * Tracing, the door. Light: `loadTracing()` imports `@opentelemetry/api` (an
  * optional peer) and the span code (iteration-tracer.ts) only when called, and
- * only when the package is installed, so an app without it loads neither.
+ * only when the package is installed, so an app without it loads neither; the
+ * span code only when a tracer provider is registered.
  */
 import type { TracingApi, TracingFactory } from "./iteration-tracer.js";
 
@@ -9,7 +10,9 @@ export type { TracingFactory } from "./iteration-tracer.js";
 
 /**
  * Loads `@opentelemetry/api` and loopgroup's iteration spans; `undefined`
- * when the package is not installed (tracing is then simply off).
+ * when the package is not installed or no tracer provider is registered yet
+ * (tracing is then simply off: the loops get no observer, so it costs them
+ * nothing).
  *
  * @example
  * const tracing = await loadTracing();
@@ -24,6 +27,17 @@ export async function loadTracing(): Promise<TracingFactory | undefined> {
     if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") return undefined;
     throw error;
   }
+  // No provider yet: no observer at all, so the loops pay nothing (register it before bootstrap).
+  if (!providerRegistered(api)) return undefined;
   const { createTracing } = await import("./iteration-tracer.js");
   return createTracing(api);
+}
+
+/** Whether a tracer provider is registered: the API's global proxy has a delegate. */
+function providerRegistered(api: TracingApi): boolean {
+  const provider = api.trace.getTracerProvider();
+  return (
+    !(provider instanceof api.ProxyTracerProvider) ||
+    provider.getDelegateTracer("loopgroup") !== undefined
+  );
 }

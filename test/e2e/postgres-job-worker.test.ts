@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import pg from "pg";
+import type { PrintedSpan } from "../../examples/postgres-job-worker/tracing.js";
 import { SCHEMA } from "../../examples/postgres-job-worker/worker.js";
 import { startPostgres, type PostgresServer } from "../helpers/postgres-server.js";
 import { probe } from "../helpers/probe.js";
@@ -72,5 +73,41 @@ describe("end to end: the PostgreSQL job worker against a real PostgreSQL", func
     const exit = await worker.exited;
     expect(exit.code, worker.stderr).to.equal(0);
     expect(exit.afterMs).to.be.below(2_000);
+  });
+
+  it("traces each job as a loop.iteration span with the worker's job.handle span as its child, and no idle polls", async () => {
+    await db.query("TRUNCATE job_effects, jobs");
+    await db.query(
+      "INSERT INTO jobs (payload) SELECT 'job ' || n FROM generate_series(1, 10) AS n",
+    );
+    const worker = new Worker(compiled("../../examples/postgres-job-worker/main.js"), {
+      DATABASE_URL: server.url,
+      CONCURRENCY: "2",
+      OTEL_TRACES_EXPORTER: "console",
+    });
+    workers.push(worker);
+    await worker.port();
+    await worker.waitFor(/"span":"job.handle"/, 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // the queue is empty: idle polls only
+    worker.kill("SIGTERM");
+    const exit = await worker.exited;
+    expect(exit.code, worker.stderr).to.equal(0);
+    const spans = worker.stdout
+      .split("\n")
+      .filter((line) => line.startsWith('{"span"'))
+      .map((line) => JSON.parse(line) as PrintedSpan);
+    const iterations = spans.filter((s) => s.span === "loop.iteration");
+    const jobs = spans.filter((s) => s.span === "job.handle");
+    expect(jobs).to.have.length(10);
+    // Only busy iterations: one per job, though each copy polled the empty table several times.
+    expect(iterations).to.have.length(10);
+    for (const job of jobs) {
+      const parent = iterations.find((s) => s.spanId === job.parentSpanId);
+      expect(parent, `parent of job ${String(job.attributes["job.id"])}`).to.not.equal(undefined);
+      expect(parent?.traceId).to.equal(job.traceId);
+      expect(parent?.attributes).to.include({ "loopgroup.loop": "JobWorker.claim" });
+      expect(parent?.status).to.equal(0);
+    }
+    expect(new Set(jobs.map((s) => s.attributes["job.id"])).size).to.equal(10);
   });
 });

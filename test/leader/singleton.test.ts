@@ -10,6 +10,7 @@ import { LeaderElector } from "../../src/leader/elector.js";
 import { LeaderGate } from "../../src/leader/gate.js";
 import { resolveLeaderElection } from "../../src/leader/options.js";
 import { LoopRunner } from "../../src/core/loop-runner.js";
+import type { IterationObserver } from "../../src/core/index.js";
 import { resolveLoopOptions } from "../../src/index.js";
 import { useFakeClock } from "../helpers/clock.js";
 import { forever } from "../helpers/deferred.js";
@@ -23,11 +24,12 @@ describe("singleton loops", () => {
     gate: LeaderGate,
     body: (ctx: LoopContext) => unknown,
     log = recordingLogger(),
+    observer?: IterationObserver,
   ) {
     return new LoopRunner(
       resolveLoopOptions({ singleton: true, interval: 1_000 }, "Report.run", "Report.run"),
       body,
-      { gate, logger: log },
+      { gate, logger: log, observer },
     );
   }
 
@@ -93,6 +95,26 @@ describe("singleton loops", () => {
     expect(log.messages("error")).to.include(
       "singleton iteration outlived its leadership; shutting the app down so the pod restarts",
     );
+  });
+
+  it("tells the observer that an iteration outlived its leadership, so its span and metrics end as an error", async () => {
+    const gate = new LeaderGate();
+    const ended: Array<{ seconds: number; result: string; error: unknown }> = [];
+    const observer: IterationObserver = {
+      iterationEnded: (seconds, result, error) => void ended.push({ seconds, result, error }),
+    };
+    const runner = singleton(gate, () => forever(), recordingLogger(), observer);
+    const group = new LoopGroup([runner], { shutdownTimeout: 1_000 });
+    await group.start();
+    gate.openGate();
+    await clock().tickAsync(100);
+    gate.closeGate(Date.now() + 15_000);
+    await clock().tickAsync(15_000);
+    await group.done;
+    expect(ended).to.have.length(1);
+    expect(ended[0]?.result).to.equal("error");
+    expect(ended[0]?.seconds).to.equal(15.1); // from the iteration's start, 100 ms before the close
+    expect(ended[0]?.error).to.be.an("error");
   });
 
   /** One replica as bootstrap wires it: a group whose release hook and `stopping` drive the elector. */

@@ -128,6 +128,26 @@ describe("tracing: a span per busy iteration, against the real SDK", () => {
     expect(exporter.getFinishedSpans()).to.deep.equal([]);
   });
 
+  it("traces nothing when the provider is registered only after bootstrap: the loops got no observer", async () => {
+    trace.disable();
+    let open = (): void => undefined;
+    const released = new Promise<void>((resolve) => (open = resolve));
+    class Worker {
+      @Loop({ maxIterations: 2 })
+      async work(): Promise<void> {
+        await released;
+      }
+    }
+    const app = await bootstrap(Worker, quiet);
+    trace.setGlobalTracerProvider(
+      new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
+    );
+    open();
+    await app.done;
+    expect(trace.getTracer("check").startSpan("x").isRecording()).to.equal(true);
+    expect(iterations()).to.deep.equal([]);
+  });
+
   it("refuses a tracing option that is not a boolean, naming it", async () => {
     class Worker {
       @Loop({ maxIterations: 1 })
