@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -221,6 +222,45 @@ describe("packaging: the published tarball works for a consumer in every compile
     await run("ln", ["-s", "../node_modules", join(dir, "node_modules")]);
     await esbuild(dir, "out/service.js");
     await runAndProbe(join(dir, "out/service.js"), "consumer says bye");
+  });
+
+  it("an app without @opentelemetry/api installed loads none of the tracing code, and runs", async () => {
+    const dir = join(consumer, "without-tracing-peer");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "service.ts"), service);
+    await writeFile(join(dir, "package.json"), JSON.stringify({ type: "module" }));
+    await run("ln", ["-s", "../node_modules", join(dir, "node_modules")]);
+    // Every module the app loads, printed by a loader hook (which runs on its own thread).
+    await writeFile(
+      join(dir, "hooks.mjs"),
+      "export async function load(url, context, next) { console.error(`loaded ${url}`); return next(url, context); }\n",
+    );
+    await writeFile(
+      join(dir, "register.mjs"),
+      'import { register } from "node:module";\nregister("./hooks.mjs", import.meta.url);\n',
+    );
+    await esbuild(dir, "out/service.js");
+    expect(existsSync(join(dir, "node_modules/@opentelemetry/api")), "not installed").to.equal(
+      false,
+    );
+    const worker = new Worker(join(dir, "out/service.js"), {}, [
+      "--import",
+      join(dir, "register.mjs"),
+    ]);
+    try {
+      const port = await worker.port();
+      expect((await probe(port, "/health/ready")).status).to.equal(200);
+      worker.kill("SIGTERM");
+      expect((await worker.exited).code).to.equal(0);
+    } finally {
+      worker.dispose();
+    }
+    const loaded = worker.stderr.split("\n").filter((line) => line.startsWith("loaded "));
+    expect(
+      loaded.some((line) => line.includes("/loopgroup/dist/index.js")),
+      "hook saw loopgroup",
+    ).to.be.true;
+    expect(loaded.filter((line) => /iteration-tracer|opentelemetry/.test(line))).to.deep.equal([]);
   });
 
   it("thread mode keeps working when the user bundles their application with esbuild", async () => {
