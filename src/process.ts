@@ -3,7 +3,6 @@
  * exit, uncaught errors, the exit code and the hard-exit timer. Installing
  * returns `uninstall()`; exiting is injectable so tests never exit the runner.
  */
-import { constants } from "node:os";
 import type { ShutdownResult } from "./core/index.js";
 import { ConfigurationError, messages } from "./errors.js";
 import { errorMessage, redact, type Logger } from "./logger.js";
@@ -43,6 +42,10 @@ export interface ProcessBinding {
 /** Reasons that end in exit code 1 even when every loop and hook ended well. */
 const FATAL_REASONS = new Set(["uncaughtException", "unhandledRejection"]);
 
+/** The signals Node knows, by name; node:os is loaded on first use, not at import. */
+const signalNumbers = (): Partial<Record<string, number>> =>
+  process.getBuiltinModule("node:os").constants.signals;
+
 /** Exit code for a shutdown: 0 when clean, 1 otherwise (an uncaught error is never clean). */
 export function exitCodeFor(result: ShutdownResult): number {
   return result.clean && !FATAL_REASONS.has(result.reason) ? 0 : 1;
@@ -50,7 +53,7 @@ export function exitCodeFor(result: ShutdownResult): number {
 
 /** 128 + the signal's number, the conventional exit code of a process ended by it. */
 export function signalExitCode(signal: NodeJS.Signals): number {
-  return 128 + (constants.signals[signal] ?? 0);
+  return 128 + (signalNumbers()[signal] ?? 0);
 }
 
 /** Sets `process.exitCode` and exits: the one place loopgroup ends the process. */
@@ -186,7 +189,7 @@ export function installProcessHandlers(binding: ProcessBinding): () => void {
 function isCatchableSignal(name: unknown): name is NodeJS.Signals {
   return (
     typeof name === "string" &&
-    Object.hasOwn(constants.signals, name) &&
+    Object.hasOwn(signalNumbers(), name) &&
     name !== "SIGKILL" &&
     name !== "SIGSTOP"
   );

@@ -4,7 +4,7 @@
  * each transition (LoopHealth), the health checks' cached results, and the
  * word of hand-written Runnables. O(1) in the number of framework loops.
  */
-import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
+import type { IntervalHistogram } from "node:perf_hooks";
 import type { Logger } from "../logger.js";
 import type { CachedHealthCheck } from "../probes/index.js";
 import { now } from "../time.js";
@@ -99,6 +99,8 @@ export class GroupHealth {
 
   /** Starts measuring event-loop delay for `?verbose` (with probes on). */
   watchEventLoop(): void {
+    // node:perf_hooks is loaded here, when probes start, not by `import "loopgroup"`.
+    const { monitorEventLoopDelay } = process.getBuiltinModule("node:perf_hooks");
     this.eventLoopDelay = monitorEventLoopDelay({ resolution: 20 });
     this.eventLoopDelay.enable();
   }

@@ -8,16 +8,25 @@
  * both. Keys are `Symbol.for(...)` so two installed copies of loopgroup see
  * each other's declarations; they are never exported.
  */
-import { createRequire } from "node:module";
 import type {} from "reflect-metadata"; // the global Reflect metadata types only
 import type { ResolvedHealthCheckOptions } from "../probes/index.js";
 import type { LoopOptions, ResolvedLoopOptions } from "./loop-options.js";
 
-// Installs the Reflect metadata API. Loaded with require(): reflect-metadata is
-// CommonJS, and going through Node's ESM-to-CommonJS wrapper costs about 6 ms
-// more at cold start (docs/benchmarks.md). It shares the CommonJS cache with
-// any `import "reflect-metadata"` of the user's, so it runs once.
-createRequire(import.meta.url)("reflect-metadata");
+// The Reflect metadata API, installed by the first legacy decorator that
+// writes: an app with standard decorators never loads it (import cost, issue
+// 23). Loaded with require(): reflect-metadata is CommonJS, and Node's
+// ESM-to-CommonJS wrapper costs more at cold start; it shares the CommonJS
+// cache with any `import "reflect-metadata"` of the user's, so it runs once.
+let reflectInstalled = false;
+function installReflect(): void {
+  if (reflectInstalled) return;
+  process.getBuiltinModule("node:module").createRequire(import.meta.url)("reflect-metadata");
+  reflectInstalled = true;
+}
+
+/** Reflect's metadata reader, when some copy of reflect-metadata installed it: else nothing was written. */
+const hasReflectMetadata = (): boolean =>
+  typeof (Reflect as { getOwnMetadata?: unknown }).getOwnMetadata === "function";
 
 // Node 20 has no Symbol.metadata, and without it TypeScript gives standard
 // decorators no context.metadata. Defined as esbuild's helpers fall back to,
@@ -49,14 +58,18 @@ export type StandardMetadata = Record<PropertyKey, unknown>;
 export type DeclarationHome = AnyClass | StandardMetadata;
 
 function ownGet<T>(home: DeclarationHome, key: symbol): T | undefined {
-  if (typeof home === "function") return Reflect.getOwnMetadata(key, home) as T | undefined;
+  if (typeof home === "function") {
+    return hasReflectMetadata() ? (Reflect.getOwnMetadata(key, home) as T | undefined) : undefined;
+  }
   // A subclass's metadata object inherits its base's: only its own entries are its declarations.
   return Object.hasOwn(home, key) ? (home[key] as T) : undefined;
 }
 
 function ownSet(home: DeclarationHome, key: symbol, value: unknown): void {
-  if (typeof home === "function") Reflect.defineMetadata(key, value, home);
-  else Object.defineProperty(home, key, { value, writable: true, configurable: true });
+  if (typeof home === "function") {
+    installReflect();
+    Reflect.defineMetadata(key, value, home);
+  } else Object.defineProperty(home, key, { value, writable: true, configurable: true });
 }
 
 /** The standard metadata object a class itself carries (not its base's), if any. */

@@ -1,6 +1,5 @@
 /** The `leaderElection` option of bootstrap: its type, defaults (client-go's) and validation. */
 import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { ConfigurationError, messages } from "../errors.js";
 import { MAX_TIMER_DELAY } from "../time.js";
@@ -116,7 +115,10 @@ export function resolveLeaderElection(
   );
   let identity: string;
   if (given.identity === undefined) {
-    const base = envString(env, "POD_NAME") ?? envString(env, "HOSTNAME") ?? hostname();
+    const base =
+      envString(env, "POD_NAME") ??
+      envString(env, "HOSTNAME") ??
+      process.getBuiltinModule("node:os").hostname();
     identity = `${base}_${randomBytes(4).toString("hex")}`;
   } else if (typeof given.identity === "string" && given.identity.trim() !== "") {
     identity = given.identity;

@@ -4,7 +4,6 @@
  * fake timers with a faked Date drive it. croner is loaded only when a loop
  * has a schedule: an app without one never loads it.
  */
-import { createRequire } from "node:module";
 
 /** When a scheduled loop runs next. */
 export interface Schedule {
@@ -26,6 +25,8 @@ let Cron: CronConstructor | undefined;
 
 function cronLibrary(): CronConstructor {
   // Synchronous, because decorators validate their options synchronously; only on first use.
+  // node:module too is loaded only here: importing it at the top costs every app ~20 internal modules.
+  const { createRequire } = process.getBuiltinModule("node:module");
   Cron ??= (createRequire(import.meta.url)("croner") as { Cron: CronConstructor }).Cron;
   return Cron;
 }

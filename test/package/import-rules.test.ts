@@ -114,4 +114,59 @@ describe("dist: what is off costs nothing", () => {
     }
     expect(text).to.match(/import\("@opentelemetry\/api"\)/);
   });
+
+  /** What `script` prints, run as an ES module beside the package root. */
+  function runModule(script: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      execFile(
+        process.execPath,
+        ["--input-type=module", "-e", script],
+        { cwd: root },
+        (error, stdout, stderr) => (error ? reject(new Error(stderr)) : resolve(stdout.trim())),
+      );
+    });
+  }
+
+  it("importing loopgroup loads no Node.js module beyond node:http and what any file import loads", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "loopgroup-import-"));
+    try {
+      const plain = join(dir, "plain.mjs");
+      await writeFile(plain, "export const x = 1;\n");
+      // Node's internal modules each import adds, after node:http (the probe server's own cost).
+      const added = (target: string): Promise<string> =>
+        runModule(
+          `await import("node:http"); const before = new Set(process.moduleLoadList);
+           await import(${JSON.stringify(target)});
+           console.log(process.moduleLoadList.filter((m) => !before.has(m)).join("\\n"));`,
+        );
+      const byFile = new Set((await added(plain)).split("\n"));
+      const extra = (await added(join(root, "dist/index.js")))
+        .split("\n")
+        .filter((m) => !byFile.has(m));
+      expect(extra).to.deep.equal([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("reflect-metadata is loaded by the first legacy decorator, never by the import itself", async () => {
+    const entry = JSON.stringify(join(root, "dist/index.js"));
+    const loaded = 'typeof Reflect.getOwnMetadata === "function"';
+    // Standard decorators: the declaration lives in context.metadata; Reflect is never touched.
+    const standard = await runModule(
+      `const lg = await import(${entry}); const before = ${loaded};
+       const meta = {}; lg.Loop()(function run() {}, { kind: "method", name: "run", metadata: meta, addInitializer() {} });
+       console.log(before, ${loaded});`,
+    );
+    expect(standard).to.equal("false false");
+    // Legacy decorators (a prototype and a key): installed then, and the declaration found.
+    const legacy = await runModule(
+      `const lg = await import(${entry}); const before = ${loaded};
+       class Job { run() {} }
+       lg.Loop()(Job.prototype, "run", Object.getOwnPropertyDescriptor(Job.prototype, "run"));
+       const app = await lg.bootstrap(Job, { healthPort: false, signals: false, exit: false, logger: false, loops: { "Job.run": { maxIterations: 1 } } });
+       console.log(before, ${loaded}, (await app.done).clean);`,
+    );
+    expect(legacy).to.equal("false true true");
+  });
 });
