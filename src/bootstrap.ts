@@ -304,7 +304,7 @@ export async function bootstrap(
     if (leadership !== undefined) {
       // Loaded only when a loop is singleton: an app without one does no election work.
       const createElection = await loadElection();
-      const election = createElection(
+      const election = await createElection(
         leaderElectionOption(options.leaderElection, process.env),
         process.env,
         leadership.gate,

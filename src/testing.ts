@@ -18,7 +18,30 @@
  * beside each other.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
+
+/**
+ * Serve over HTTPS with this key and certificate (PEM). With `ca` and
+ * `requestCert`, clients may present a certificate chained to `ca`; the
+ * fake records its subject's CN (it does not require one: see `authenticate`).
+ */
+export interface FakeTlsOptions {
+  readonly key: string | Buffer;
+  readonly cert: string | Buffer;
+  readonly ca?: string | Buffer;
+  readonly requestCert?: boolean;
+}
+
+/**
+ * Decides whether a request is authenticated; false answers 401 Unauthorized
+ * as the API server does. Default: every request is.
+ */
+export type FakeAuthenticate = (request: {
+  readonly authorization: string | undefined;
+  readonly clientCertificate: string | undefined;
+}) => boolean;
 
 /** How one client's port behaves (see {@link FakeKubeApi.setFaults}). */
 export interface PortFaults {
@@ -77,6 +100,8 @@ export interface SeenRequest {
   readonly method: string;
   readonly path: string;
   readonly authorization: string | undefined;
+  /** The CN of the client certificate presented over TLS (one the `ca` signed), or undefined. */
+  readonly clientCertificate?: string | undefined;
 }
 
 /**
@@ -105,19 +130,33 @@ export class FakeKubeApi {
   /** Every request path as received, per client. */
   readonly paths = new Map<string, string[]>();
   private revision = 100;
+  /** Answers 401 to the requests it refuses (see {@link FakeAuthenticate}). */
+  authenticate: FakeAuthenticate | undefined;
 
   /**
    * Opens a port for `client` and returns its URL (the replica's `apiServer`).
    * With `pathPrefix` (Rancher's `/k8s/clusters/c-1`) the port serves the API
-   * only under that prefix, and the URL carries it.
+   * only under that prefix, and the URL carries it. With `tls` the port
+   * speaks HTTPS and the URL is `https://`.
    */
   async addClient(
     client: string,
-    options: { pathPrefix?: string; port?: number; host?: string } = {},
+    options: { pathPrefix?: string; port?: number; host?: string; tls?: FakeTlsOptions } = {},
   ): Promise<string> {
     const prefix = options.pathPrefix ?? "";
     this.prefixes.set(client, prefix);
-    const server = createServer((req, res) => void this.handle(client, req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse): void =>
+      void this.handle(client, req, res);
+    const { tls } = options;
+    const server: Server = tls
+      ? createTlsServer(
+          { key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: tls.requestCert === true },
+          handler,
+        )
+      : createServer(handler);
+    // Asked for a certificate, not required: an unsigned or absent one is a 401 from authenticate.
+    if (tls?.requestCert)
+      (server as unknown as { rejectUnauthorized?: boolean }).rejectUnauthorized = false;
     const count = (map: Map<string, number>, by: number): void => {
       map.set(client, (map.get(client) ?? 0) + by);
     };
@@ -142,7 +181,7 @@ export class FakeKubeApi {
     this.faults.set(client, { mode: "ok", latencyMs: 0, conflicts: 0 });
     const address = server.address();
     const shown = host.includes(":") ? `[${host}]` : host;
-    return `http://${shown}:${typeof address === "object" && address ? address.port : 0}${prefix}`;
+    return `${tls ? "https" : "http"}://${shown}:${typeof address === "object" && address ? address.port : 0}${prefix}`;
   }
 
   /** Changes how `client`'s port behaves. */
@@ -178,13 +217,21 @@ export class FakeKubeApi {
     if (faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.latencyMs));
     const path = new URL(req.url ?? "/", "http://x").pathname;
     this.paths.set(client, [...(this.paths.get(client) ?? []), path]);
+    const socket = req.socket as Partial<TLSSocket>;
+    const peer = socket.authorized === true ? socket.getPeerCertificate?.() : undefined;
+    const clientCertificate = typeof peer?.subject?.CN === "string" ? peer.subject.CN : undefined;
+    const authorization = req.headers.authorization;
     this.requests.push({
       client,
       method: req.method ?? "",
       path,
-      authorization: req.headers.authorization,
+      authorization,
+      clientCertificate,
     });
     if (faults.mode === "drop") return; // a partition: the request goes nowhere
+    if (this.authenticate && !this.authenticate({ authorization, clientCertificate })) {
+      return this.send(res, 401, status(401, "Unauthorized", "Unauthorized"));
+    }
     if (faults.mode === "trickle") return this.trickle(res);
     if (faults.mode === "503" || faults.mode === "429" || faults.mode === "403") {
       const code = Number(faults.mode);
@@ -398,11 +445,29 @@ export class FakeLeaseServer {
     readonly url: string,
   ) {}
 
-  /** Listens on `port` (default 0: the OS chooses) on `host` (default 127.0.0.1). */
-  static async start(options: { port?: number; host?: string } = {}): Promise<FakeLeaseServer> {
+  /**
+   * Listens on `port` (default 0: the OS chooses) on `host` (default
+   * 127.0.0.1); over HTTPS with `tls` (a kubeconfig's cluster can point at
+   * it), answering 401 to what `authenticate` refuses.
+   */
+  static async start(
+    options: {
+      port?: number;
+      host?: string;
+      tls?: FakeTlsOptions;
+      authenticate?: FakeAuthenticate;
+    } = {},
+  ): Promise<FakeLeaseServer> {
     const api = new FakeKubeApi();
-    const url = await api.addClient(CLIENT, options);
+    api.authenticate = options.authenticate;
+    const { port, host, tls } = options;
+    const url = await api.addClient(CLIENT, { port, host, tls });
     return new FakeLeaseServer(api, url);
+  }
+
+  /** Every request received, with its Authorization header and client certificate's CN. */
+  get requests(): readonly SeenRequest[] {
+    return this.api.requests;
   }
 
   /** The Lease `namespace/name` as stored (spec and metadata), or undefined. */

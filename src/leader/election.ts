@@ -6,8 +6,9 @@ import type { Logger } from "../logger.js";
 import { LeaderElector, type LeaseApi } from "./elector.js";
 import { LeadershipEvents } from "./events.js";
 import type { LeaderGate } from "./gate.js";
-import { LeaseClient } from "./lease-client.js";
-import { resolveLeaderElection, type ResolvedLeaderElection } from "./options.js";
+import type { Kubeconfig } from "./kubeconfig.js";
+import { LeaseClient, type ApiEndpoint } from "./lease-client.js";
+import { needsKubeconfig, resolveLeaderElection, type ResolvedLeaderElection } from "./options.js";
 
 /**
  * How an elector reaches its Lease: over HTTP(S) by default. Internal, not
@@ -20,6 +21,13 @@ export const leaseTransport: { connect: (config: ResolvedLeaderElection) => Leas
     new LeaseClient(config.endpoint, config.namespace, config.lease, config.callTimeout),
 };
 
+/** Stands in for the kubeconfig's endpoint while the rest of the option is checked; never called. */
+const inertEndpoint: ApiEndpoint = {
+  url: "http://127.0.0.1",
+  token: () => Promise.resolve(undefined),
+  ca: undefined,
+};
+
 /** The elector, and the Event writes shutdown waits for. */
 export interface Election {
   readonly elector: LeaderElector;
@@ -27,16 +35,26 @@ export interface Election {
   eventsSettled(): Promise<void>;
 }
 
-/** Validates the option and builds the elector for `gate`; starts nothing. */
-export function createElection(
+/**
+ * Validates the option and builds the elector for `gate`; starts nothing.
+ * Outside a pod with no apiServer it reads the kubeconfig first (kubeconfig.ts
+ * and the YAML parser are loaded then, and only then).
+ */
+export async function createElection(
   option: unknown,
   env: NodeJS.ProcessEnv,
   gate: LeaderGate,
   logger: Logger,
   /** The metrics for one lease (`loopgroup_leader*`), when metrics are on. */
   leadershipMetrics?: (lease: string) => ((isLeader: boolean) => void) | undefined,
-): Election {
-  const config = resolveLeaderElection(option, env);
+): Promise<Election> {
+  let kubeconfig: Kubeconfig | undefined;
+  if (needsKubeconfig(option, env)) {
+    // Every other mistake in the option is reported before the kubeconfig is looked for.
+    resolveLeaderElection(option, env, { namespace: undefined, endpoint: inertEndpoint });
+    kubeconfig = await (await import("./kubeconfig.js")).loadKubeconfig(env);
+  }
+  const config = resolveLeaderElection(option, env, kubeconfig);
   const api = leaseTransport.connect(config);
   const metrics = leadershipMetrics?.(config.lease);
   // Each change of this replica's leadership is an Event on the Lease, as client-go

@@ -50,7 +50,30 @@ export interface ApiEndpoint {
    * missing, unreadable or oversized, and then no request is sent.
    */
   readonly token: () => Promise<string | undefined>;
+  /** CA bundle the server's certificate must chain to; undefined: Node's default roots. */
   readonly ca: Buffer | undefined;
+  /** false: the server's certificate is not checked (kubeconfig's insecure-skip-tls-verify). */
+  readonly rejectUnauthorized?: boolean;
+  /** The name the server's certificate is checked against (kubeconfig's tls-server-name). */
+  readonly servername?: string | undefined;
+  /**
+   * When present, asked before every call instead of `token`: the bearer
+   * token and the TLS client certificate and key to present (a kubeconfig
+   * user's, or its exec plugin's). A rejection is treated as the token's is.
+   */
+  readonly credentials?: () => Promise<Credentials>;
+  /**
+   * Called on a 401: drops refreshable credentials (an exec plugin's) and
+   * returns true when it did, and then the call is sent once more with new ones.
+   */
+  readonly unauthorized?: (() => boolean) | undefined;
+}
+
+/** What a call presents: a bearer token, a TLS client certificate and key, or both or neither. */
+export interface Credentials {
+  readonly token?: string | undefined;
+  readonly cert?: Buffer | undefined;
+  readonly key?: Buffer | undefined;
 }
 
 /** The in-cluster endpoint, or undefined when this process is not in a pod. */
@@ -162,18 +185,35 @@ export class LeaseClient {
     payload: unknown,
     signal: AbortSignal | undefined,
   ): Promise<Answer> {
+    const answer = await this.send(method, path, payload, signal);
+    // An exec plugin's token or certificate was refused: run the plugin again and resend once.
+    if (answer.status === 401 && this.endpoint.unauthorized?.() === true && !signal?.aborted) {
+      return this.send(method, path, payload, signal);
+    }
+    return answer;
+  }
+
+  private async send(
+    method: string,
+    path: string,
+    payload: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<Answer> {
     const url = new URL(`${this.endpoint.url}${path}`);
     const request = `${method} ${url.pathname}`;
     const data = payload === undefined ? undefined : Buffer.from(JSON.stringify(payload));
-    let token: string | undefined;
+    let credentials: Credentials;
     try {
-      token = await this.endpoint.token();
+      credentials = this.endpoint.credentials
+        ? await this.endpoint.credentials()
+        : { token: await this.endpoint.token() };
     } catch (error) {
       // No credentials: nothing is sent, and the elector logs it at error level, as a 401.
       const why = error instanceof Error ? error.message : String(error);
       throw new LeaseApiError(why, 401, "Unauthorized", request);
     }
     const headers: Record<string, string | number> = { Accept: "application/json" };
+    const { token, cert, key } = credentials;
     if (token) headers.Authorization = `Bearer ${token}`;
     if (data) {
       headers["Content-Type"] = "application/json";
@@ -191,7 +231,9 @@ export class LeaseClient {
       };
       const fail = (message: string): void =>
         finish(() => reject(new LeaseApiError(`${request}: ${message}`, 0, "", request)));
-      const req = send(url, { method, headers, ca: this.endpoint.ca, agent: false }, (res) => {
+      const { ca, rejectUnauthorized, servername } = this.endpoint;
+      const tls = { ca, rejectUnauthorized, servername, cert, key };
+      const req = send(url, { method, headers, ...tls, agent: false }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("error", (error) => fail(error.message));

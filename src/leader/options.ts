@@ -5,6 +5,7 @@ import { ConfigurationError, messages } from "../errors.js";
 import { MAX_TIMER_DELAY } from "../time.js";
 import { checkDuration, envInteger, envString } from "../validation.js";
 import { LEADER_ENV } from "./env.js";
+import type { Kubeconfig } from "./kubeconfig.js";
 import { inClusterEndpoint, SERVICE_ACCOUNT_DIR, type ApiEndpoint } from "./lease-client.js";
 
 /**
@@ -18,7 +19,8 @@ export interface LeaderElectionOptions {
   lease?: string;
   /**
    * Default `LOOPGROUP_LEASE_NAMESPACE`, else `POD_NAMESPACE`, else the pod's
-   * service-account namespace file, else "default".
+   * service-account namespace file, else the kubeconfig context's namespace
+   * (outside a pod with no apiServer), else "default".
    */
   namespace?: string;
   /** Default: `POD_NAME`, else `HOSTNAME`, plus a random suffix, unique per process. */
@@ -31,7 +33,9 @@ export interface LeaderElectionOptions {
   retryPeriod?: number;
   /**
    * Default `LOOPGROUP_API_SERVER`, else in-cluster (KUBERNETES_SERVICE_HOST/PORT,
-   * token and CA); `http://127.0.0.1:8001` for kubectl proxy or
+   * token and CA), else outside a pod the current context of the kubeconfig
+   * (`KUBECONFIG`'s first file or `~/.kube/config`, as kubectl);
+   * `http://127.0.0.1:8001` for kubectl proxy or
    * `npx loopgroup fake-apiserver`. A path prefix
    * (`https://rancher.example/k8s/clusters/c-1`) is kept in front of every request.
    */
@@ -72,10 +76,27 @@ function podNamespace(): string | undefined {
   }
 }
 
-/** Validates `leaderElection` by client-go's rules; a ConfigurationError names the option and the fix. */
+/**
+ * True when the Lease client will need a kubeconfig: the option is an object
+ * without `apiServer`, `LOOPGROUP_API_SERVER` is not set, and this process is
+ * not in a pod. Then (only) election.ts loads kubeconfig.ts and the YAML parser.
+ */
+export function needsKubeconfig(input: unknown, env: NodeJS.ProcessEnv): boolean {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return false;
+  if ((input as { apiServer?: unknown }).apiServer !== undefined) return false;
+  if (envString(env, LEADER_ENV.apiServer) !== undefined) return false;
+  return !env.KUBERNETES_SERVICE_HOST || !env.KUBERNETES_SERVICE_PORT;
+}
+
+/**
+ * Validates `leaderElection` by client-go's rules; a ConfigurationError names
+ * the option and the fix. `kubeconfig`, read beforehand when
+ * {@link needsKubeconfig}, gives the endpoint and the namespace's last default.
+ */
 export function resolveLeaderElection(
   input: unknown,
   env: NodeJS.ProcessEnv,
+  kubeconfig?: Pick<Kubeconfig, "namespace" | "endpoint">,
 ): ResolvedLeaderElection {
   const where = "bootstrap() option leaderElection";
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
@@ -111,7 +132,7 @@ export function resolveLeaderElection(
   const namespace = name(
     "namespace",
     given.namespace,
-    envString(env, "POD_NAMESPACE") ?? podNamespace() ?? "default",
+    envString(env, "POD_NAMESPACE") ?? podNamespace() ?? kubeconfig?.namespace ?? "default",
   );
   let identity: string;
   if (given.identity === undefined) {
@@ -181,7 +202,7 @@ export function resolveLeaderElection(
       ca: undefined,
     };
   } else {
-    endpoint = inClusterEndpoint(env);
+    endpoint = inClusterEndpoint(env) ?? kubeconfig?.endpoint;
   }
   if (endpoint === undefined) throw new ConfigurationError(messages.notInCluster());
   return {

@@ -88,7 +88,8 @@ export class ServiceAccountToken {
     return this.fail(`is ${bytes} bytes, over the ${MAX_TOKEN_BYTES}-byte limit for a token`);
   }
 
-  private fail(what: string): TokenError {
+  /** The error for a token file that `what` (a subclass names its own file and fix). */
+  protected fail(what: string): TokenError {
     return new TokenError(
       `the service-account token ${this.path} ${what}: no request is sent without credentials. ` +
         `Mount the pod's service-account token (automountServiceAccountToken: true, the default, ` +

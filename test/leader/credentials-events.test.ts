@@ -82,7 +82,7 @@ describe("leader election: credentials and leadership Events (fake API server)",
     const logger = recordingLogger();
     const gate = new LeaderGate();
     // In-cluster settings, and no service-account files on this machine.
-    const { elector } = createElection(
+    const { elector } = await createElection(
       { lease: "report", namespace: "jobs", identity: "a" },
       { KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: "1" },
       gate,
@@ -105,7 +105,7 @@ describe("leader election: credentials and leadership Events (fake API server)",
   it("records 'became leader' and, on release, 'lost leadership' as Events on the Lease", async () => {
     const url = await api.addClient("a");
     const logger = recordingLogger();
-    const election = createElection(
+    const election = await createElection(
       { lease: "report", namespace: "jobs", identity: "pod-a_1", apiServer: url },
       {},
       new LeaderGate(),
@@ -135,7 +135,7 @@ describe("leader election: credentials and leadership Events (fake API server)",
     api.eventsStatus = 403;
     const logger = recordingLogger();
     const gate = new LeaderGate();
-    const election = createElection(
+    const election = await createElection(
       { lease: "report", namespace: "jobs", identity: "a", apiServer: url },
       {},
       gate,
