@@ -59,7 +59,7 @@ const runPlugin: PluginRunner = (command, args, env) =>
       { env, timeout: EXEC_TIMEOUT_MS, maxBuffer: 1024 * 1024, windowsHide: true },
       (error, stdout, stderr) => {
         if (error === null) resolve(stdout);
-        else reject(Object.assign(error, { stderr }));
+        else reject(Object.assign(error as Error, { stderr }));
       },
     );
     child.stdin?.end();

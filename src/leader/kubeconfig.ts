@@ -91,7 +91,7 @@ export async function loadKubeconfig(env: NodeJS.ProcessEnv): Promise<Kubeconfig
     typeof context.user === "string" && context.user !== ""
       ? named("users", context.user, "user")
       : {};
-  const userName = String(context.user ?? "");
+  const userName = typeof context.user === "string" ? context.user : "";
 
   let url: URL | undefined;
   try {
@@ -130,7 +130,8 @@ export async function loadKubeconfig(env: NodeJS.ProcessEnv): Promise<Kubeconfig
 
   const userOwner = `user "${userName}"`;
   if (user["auth-provider"] !== undefined) {
-    const provider = String(asEntry(user["auth-provider"]).name ?? "");
+    const named = asEntry(user["auth-provider"]).name;
+    const provider = typeof named === "string" ? named : "";
     throw fail(
       `${userOwner} uses auth-provider "${provider}", which client-go removed (1.26): ` +
         "switch it to its exec credential plugin (gke-gcloud-auth-plugin, kubelogin), as kubectl now requires",
@@ -190,6 +191,12 @@ export async function loadKubeconfig(env: NodeJS.ProcessEnv): Promise<Kubeconfig
         `${owner}'s exec apiVersion is ${JSON.stringify(apiVersion)}: use ${EXEC_API_VERSIONS.join(" or ")}`,
       );
     }
+    if (entry.interactiveMode === "Always") {
+      // As client-go without a terminal: the plugin would wait for input that never comes.
+      throw fail(
+        `${owner}'s exec has interactiveMode Always, and the Lease client runs plugins without a terminal`,
+      );
+    }
     const command = entry.command;
     if (typeof command !== "string" || command === "") throw fail(`${owner}'s exec has no command`);
     const args = Array.isArray(entry.args) ? entry.args.map(String) : [];
@@ -197,7 +204,11 @@ export async function loadKubeconfig(env: NodeJS.ProcessEnv): Promise<Kubeconfig
       if (typeof item.name !== "string" || item.name === "") {
         throw fail(`${owner}'s exec env has an entry without a name`);
       }
-      return { name: item.name, value: String(item.value ?? "") };
+      const value = item.value;
+      return {
+        name: item.name,
+        value: typeof value === "string" ? value : JSON.stringify(value ?? ""),
+      };
     });
     const cluster = entry.provideClusterInfo === true ? clusterInfo() : undefined;
     return new ExecCredentialSource({

@@ -515,6 +515,20 @@ describe("kubeconfig outside a pod (FakeLeaseServer over HTTPS, openssl certific
       expect(
         await refused(
           await kubeconfig(
+            {},
+            {
+              exec: {
+                apiVersion: "client.authentication.k8s.io/v1",
+                command: "x",
+                interactiveMode: "Always",
+              },
+            },
+          ),
+        ),
+      ).to.contain("interactiveMode Always");
+      expect(
+        await refused(
+          await kubeconfig(
             { "certificate-authority": "ca.crt", "insecure-skip-tls-verify": true },
             {},
           ),

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { execFile } from "node:child_process";
-import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -168,5 +168,27 @@ describe("dist: what is off costs nothing", () => {
        console.log(before, ${loaded}, (await app.done).clean);`,
     );
     expect(legacy).to.equal("false true true");
+  });
+
+  it("the kubeconfig reader and the YAML parser are loaded only by import(), from the election's chunk", async () => {
+    const dist = join(root, "dist");
+    const chunks = await readdir(join(dist, "chunks"));
+    const election = chunks.find((f) => /^election-[A-Z0-9]+\.js$/.test(f));
+    const kubeconfig = chunks.find((f) => /^kubeconfig-[A-Z0-9]+\.js$/.test(f));
+    expect([election, kubeconfig].every(Boolean), chunks.join(", ")).to.equal(true);
+    // Nothing that the entry or the election reaches statically contains the reader or names yaml.
+    const eager = new Set([
+      ...(await staticGraph(join(dist, "index.js"))),
+      ...(await staticGraph(join(dist, "chunks", election ?? ""))),
+    ]);
+    for (const file of eager) {
+      expect(file, "kubeconfig chunk reached statically").to.not.contain("kubeconfig-");
+      expect(await readFile(file, "utf8"), file).to.not.match(/["']yaml["']/);
+    }
+    const electionText = await readFile(join(dist, "chunks", election ?? ""), "utf8");
+    expect(electionText).to.contain(`import("./${kubeconfig}")`);
+    const reader = await readFile(join(dist, "chunks", kubeconfig ?? ""), "utf8");
+    expect(reader).to.contain('import("yaml")');
+    expect(reader, "a static import of yaml").to.not.match(/from\s*"yaml"/);
   });
 });

@@ -132,8 +132,13 @@ describe("packaging: the published tarball works for a consumer in every compile
       cwd: consumer,
     }).catch((error: { stderr?: string }) => ({ stdout: "", stderr: error.stderr ?? "" }));
     expect(usage.stderr).to.include("usage: loopgroup fake-apiserver");
-    // croner computes cron schedules, loaded only by apps that have one.
-    expect(Object.keys(manifest.dependencies).sort()).to.deep.equal(["croner", "reflect-metadata"]);
+    // croner computes cron schedules, loaded only by apps that have one; yaml reads a
+    // kubeconfig, loaded only outside a pod with no apiServer.
+    expect(Object.keys(manifest.dependencies).sort()).to.deep.equal([
+      "croner",
+      "reflect-metadata",
+      "yaml",
+    ]);
     expect(manifest.license).to.equal("MIT");
     const { stdout } = await run("ls", [installed]);
     expect(stdout.split("\n").filter(Boolean).sort()).to.deep.equal([
@@ -278,6 +283,7 @@ describe("packaging: the published tarball works for a consumer in every compile
       "--external:reflect-metadata",
       "--external:croner",
       "--external:prom-client",
+      "--external:yaml",
     ]);
     await runAndProbe(join(dir, "out/app.js"), "consumer says bye", true);
   });
