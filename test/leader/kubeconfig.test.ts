@@ -12,6 +12,7 @@ import { stringify } from "yaml";
 import { ConfigurationError } from "../../src/errors.js";
 import { createElection } from "../../src/leader/election.js";
 import { LeaderGate } from "../../src/leader/gate.js";
+import { ExecCredentialSource } from "../../src/leader/exec-credential.js";
 import { loadKubeconfig, type Kubeconfig } from "../../src/leader/kubeconfig.js";
 import { LeaseApiError, LeaseClient } from "../../src/leader/lease-client.js";
 import { needsKubeconfig, resolveLeaderElection } from "../../src/leader/options.js";
@@ -538,5 +539,107 @@ describe("kubeconfig outside a pod (FakeLeaseServer over HTTPS, openssl certific
         await refused(await kubeconfig({ "certificate-authority": "missing.crt" }, {})),
       ).to.contain(`certificate-authority ${join(dir, "missing.crt")} cannot be read (ENOENT)`);
     });
+  });
+
+  describe("an exec plugin's output is checked (no spawn: the runner is stubbed)", () => {
+    const v1 = "client.authentication.k8s.io/v1";
+    const source = (stdout: string): ExecCredentialSource =>
+      new ExecCredentialSource(
+        {
+          apiVersion: v1,
+          command: "plugin",
+          args: [],
+          env: [],
+          installHint: undefined,
+          cluster: undefined,
+        },
+        () => Promise.resolve(stdout),
+      );
+    const refused = (status: Record<string, unknown>, apiVersion = v1) =>
+      source(JSON.stringify({ apiVersion, kind: "ExecCredential", status }))
+        .get()
+        .then(
+          () => "",
+          (e: Error) => e.message,
+        );
+
+    it("refuses another apiVersion, half a certificate, no credential, a bad expirationTimestamp", async () => {
+      expect(await refused({ token: "t" }, "client.authentication.k8s.io/v1beta1")).to.contain(
+        "expected an ExecCredential of client.authentication.k8s.io/v1",
+      );
+      expect(await refused({ clientCertificateData: "c" })).to.contain("without clientKeyData");
+      expect(await refused({})).to.contain("neither status.token nor");
+      expect(await refused({ token: "t", expirationTimestamp: "tomorrow" })).to.contain(
+        'expirationTimestamp "tomorrow", not an RFC 3339 time',
+      );
+    });
+
+    it("a token without expirationTimestamp is kept until invalidate(); concurrent callers share one run", async () => {
+      const plugin = source(
+        JSON.stringify({ apiVersion: v1, kind: "ExecCredential", status: { token: "t" } }),
+      );
+      const [a, b] = await Promise.all([plugin.get(), plugin.get()]);
+      expect([a.token, b.token, plugin.runs]).to.deep.equal(["t", "t", 1]);
+      await plugin.get();
+      expect(plugin.runs).to.equal(1);
+      expect(plugin.invalidate()).to.equal(true);
+      expect(plugin.invalidate()).to.equal(false);
+      await plugin.get();
+      expect(plugin.runs).to.equal(2);
+    });
+  });
+
+  it("a tokenFile that is missing falls back to the token; without a token the call fails as a 401 naming the file", async () => {
+    const both = await loadKubeconfig(
+      await kubeconfig(
+        { "certificate-authority": "ca.crt" },
+        { tokenFile: "absent", token: "fallback" },
+      ),
+    );
+    await new LeaseClient(both.endpoint, "jobs", "r", 5_000).get();
+    expect(api.requests.map((r) => r.authorization)).to.deep.equal(["Bearer fallback"]);
+    const only = await loadKubeconfig(
+      await kubeconfig({ "certificate-authority": "ca.crt" }, { tokenFile: "absent" }),
+    );
+    const error = (await new LeaseClient(only.endpoint, "jobs", "r", 5_000)
+      .get()
+      .catch((e: unknown) => e)) as Error;
+    expect(error.message).to.contain(
+      `the kubeconfig user's tokenFile ${join(dir, "absent")} is missing`,
+    );
+    expect(api.requests).to.have.length(1);
+  });
+
+  it("username/password, an exec without a command or with a nameless env entry, a server that is no URL", async () => {
+    const refused = (env: NodeJS.ProcessEnv) =>
+      loadKubeconfig(env).then(
+        () => "",
+        (e: Error) => e.message,
+      );
+    expect(await refused(await kubeconfig({}, { username: "a", password: "b" }))).to.contain(
+      "basic auth",
+    );
+    expect(
+      await refused(
+        await kubeconfig({}, { exec: { apiVersion: "client.authentication.k8s.io/v1" } }),
+      ),
+    ).to.contain("exec has no command");
+    expect(
+      await refused(
+        await kubeconfig(
+          {},
+          {
+            exec: {
+              apiVersion: "client.authentication.k8s.io/v1",
+              command: "x",
+              env: [{ value: "v" }],
+            },
+          },
+        ),
+      ),
+    ).to.contain("env has an entry without a name");
+    expect(await refused(await kubeconfig({ server: "127.0.0.1:6443" }, {}))).to.contain(
+      "has no http(s) server",
+    );
   });
 });
