@@ -3,7 +3,6 @@
 // certificate that openssl makes for this run, and exec plugins as small node scripts. Only
 // the plugin spawns take real time; the exec expiry is driven by a fake Date.
 import { expect } from "chai";
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,63 +16,8 @@ import { loadKubeconfig, type Kubeconfig } from "../../src/leader/kubeconfig.js"
 import { LeaseApiError, LeaseClient } from "../../src/leader/lease-client.js";
 import { needsKubeconfig, resolveLeaderElection } from "../../src/leader/options.js";
 import { FakeLeaseServer } from "../../src/testing.js";
+import { makeCertificates } from "../helpers/certificates.js";
 import { recordingLogger } from "../helpers/logger.js";
-
-function openssl(args: string[], cwd: string): Promise<void> {
-  return new Promise((resolve, reject) =>
-    execFile("openssl", args, { cwd }, (error, _out, stderr) =>
-      error ? reject(new Error(`openssl ${args.join(" ")}: ${stderr}`)) : resolve(),
-    ),
-  );
-}
-
-/** A CA, a server certificate for 127.0.0.1 and a client certificate (CN alice), all signed by it; and a second, unrelated CA. */
-async function makeCertificates(dir: string): Promise<void> {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  for (const ca of ["ca", "other-ca"]) {
-    await openssl(
-      [
-        "req",
-        "-x509",
-        ...ec,
-        "-keyout",
-        `${ca}.key`,
-        "-out",
-        `${ca}.crt`,
-        "-subj",
-        `/CN=${ca}`,
-        "-days",
-        "2",
-      ],
-      dir,
-    );
-  }
-  await writeFile(join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1\n");
-  await writeFile(join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
-  for (const [name, cn] of [
-    ["server", "127.0.0.1"],
-    ["client", "alice"],
-  ] as const) {
-    await openssl(
-      ["req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`],
-      dir,
-    );
-    await openssl(
-      [
-        "x509",
-        "-req",
-        "-in",
-        `${name}.csr`,
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-      ].concat(["-out", `${name}.crt`, "-days", "2", "-extfile", `${name}.ext`]),
-      dir,
-    );
-  }
-}
 
 /** The exec plugin: counts its runs in runs.log, records KUBERNETES_EXEC_INFO, answers by MODE. */
 const PLUGIN = `
