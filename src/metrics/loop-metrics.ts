@@ -10,6 +10,7 @@ import { ConfigurationError, messages } from "../errors.js";
 import type { GroupDetails, LoopState } from "../core/index.js";
 import type { LoopMetrics, MetricsRegistry } from "./metrics-options.js";
 import type * as PromClientModule from "prom-client";
+import { Family, Slicer, TextChunks, label, type Emit, type FamilyType } from "./exposition.js";
 
 /**
  * Iteration durations from 1 ms to 10 min: worker iterations range from a
@@ -49,6 +50,8 @@ function loopgroupSeries(registry: Partial<Registry>): string[] {
 /** One declared loop's counts, summed over its copies by the iteration path. */
 interface Tally {
   loop: string;
+  /** `loop="<name>"`, escaped once for every scrape. */
+  label: string;
   workers: number;
   succeeded: number;
   failed: number;
@@ -59,6 +62,10 @@ interface Tally {
   /** Per copy: wall-clock ms when its running iteration started; 0 while it waits. */
   copies: { startedAt: number }[];
   skipped: number;
+  /** Busy iterations observed by the duration histogram (idle ones are not). */
+  observed: number;
+  /** Per bucket of ITERATION_BUCKETS (not cumulative); made at the first busy iteration. */
+  buckets: number[] | undefined;
 }
 
 /**
@@ -83,98 +90,111 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
     created.push(config.name);
     return config;
   };
-  let source: () => GroupDetails = () => ({ loops: {}, checks: {} });
+  let watched: () => GroupDetails = () => ({ loops: {}, checks: {} });
+  /** The group's details read once at the start of a scrape, for every family of it. */
+  let snapshot: GroupDetails | undefined;
+  const source = (): GroupDetails => snapshot ?? watched();
+  /** loopgroup's own families (written by exposition.ts, not by prom-client). */
+  const families = new WeakMap<object, true>();
   // The iteration path only adds to plain numbers (and observes the histogram);
   // prom-client hashes label sets on every call, so counts reach it at scrape time.
   const tallies: Tally[] = [];
   /** Declared loops run as several copies: their `Name#n` states are counted under `Name`. */
   const copied = new Set<string>();
 
-  new client.Counter(
-    own({
-      name: "loopgroup_loop_iterations_total",
-      help: "Iterations ended, by loop and result (success, error, or idle: found no work).",
-      labelNames: ["loop", "result"] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const t of tallies) {
-          this.inc({ loop: t.loop, result: "success" }, t.succeeded);
-          this.inc({ loop: t.loop, result: "error" }, t.failed);
-          this.inc({ loop: t.loop, result: "idle" }, t.idle);
-        }
-      },
-    }),
-  );
-  const duration = new client.Histogram(
-    own({
-      name: "loopgroup_loop_iteration_duration_seconds",
-      help: "Time of each busy iteration (idle ones are not observed), by loop.",
-      labelNames: ["loop"] as const,
-      buckets: ITERATION_BUCKETS,
-      registers,
-    }),
-  );
-  new client.Counter(
-    own({
-      name: "loopgroup_loop_busy_seconds_total",
-      help: "Time spent in busy (non-idle) iterations, summed over the loop's copies. rate() / loopgroup_loop_workers is its utilization.",
-      labelNames: ["loop"] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const t of tallies) this.inc({ loop: t.loop }, t.busySeconds);
-      },
-    }),
-  );
-  /** A gauge whose samples are set afresh at each scrape by `fill`. */
-  const gauge = (
+  /** Registers one of loopgroup's own families (exposition.ts) on the registry. */
+  const family = (
     name: string,
     help: string,
-    labelNames: readonly string[],
-    fill: (set: (labels: Record<string, string>, value: number) => void) => void,
+    type: FamilyType,
+    rows: () => number,
+    row: (k: number, emit: Emit) => void,
   ): void => {
-    new client.Gauge(
-      own({
-        name,
-        help,
-        labelNames,
-        registers,
-        collect() {
-          this.reset();
-          fill((labels, value) => this.set(labels, value));
-        },
-      }),
-    );
+    const made = new Family(name, help, type, rows, row);
+    created.push(name);
+    families.set(made, true);
+    registry.registerMetric(made as unknown as Parameters<Registry["registerMetric"]>[0]);
   };
-  /** A gauge of one value per loop, read from its tally at scrape time (no sample when undefined). */
-  const perLoop = (name: string, help: string, value: (t: Tally) => number | undefined): void =>
-    gauge(name, help, ["loop"], (set) => {
-      for (const t of tallies) {
+  /** A family of one sample per tally, or none where `value` is undefined. */
+  const perTally = (
+    name: string,
+    help: string,
+    type: FamilyType,
+    value: (t: Tally) => number | undefined,
+  ): void =>
+    family(
+      name,
+      help,
+      type,
+      () => tallies.length,
+      (k, emit) => {
+        const t = tallies[k] as Tally;
         const found = value(t);
-        if (found !== undefined) set({ loop: t.loop }, found);
+        if (found !== undefined) emit(name, t.label, found);
+      },
+    );
+  const iterations = "loopgroup_loop_iterations_total";
+  family(
+    iterations,
+    "Iterations ended, by loop and result (success, error, or idle: found no work).",
+    "counter",
+    () => tallies.length,
+    (k, emit) => {
+      const t = tallies[k] as Tally;
+      emit(iterations, `${t.label},result="success"`, t.succeeded);
+      emit(iterations, `${t.label},result="error"`, t.failed);
+      emit(iterations, `${t.label},result="idle"`, t.idle);
+    },
+  );
+  const duration = "loopgroup_loop_iteration_duration_seconds";
+  const bucketLabels = ITERATION_BUCKETS.map((bound) => `le="${bound}",`);
+  family(
+    duration,
+    "Time of each busy iteration (idle ones are not observed), by loop.",
+    "histogram",
+    () => tallies.length,
+    (k, emit) => {
+      const t = tallies[k] as Tally;
+      let cumulative = 0;
+      for (let b = 0; b < bucketLabels.length; b += 1) {
+        cumulative += t.buckets?.[b] ?? 0;
+        emit(`${duration}_bucket`, `${bucketLabels[b] ?? ""}${t.label}`, cumulative);
       }
-    });
+      emit(`${duration}_bucket`, `le="+Inf",${t.label}`, t.observed);
+      emit(`${duration}_sum`, t.label, t.busySeconds);
+      emit(`${duration}_count`, t.label, t.observed);
+    },
+  );
+  perTally(
+    "loopgroup_loop_busy_seconds_total",
+    "Time spent in busy (non-idle) iterations, summed over the loop's copies. rate() / loopgroup_loop_workers is its utilization.",
+    "counter",
+    (t) => t.busySeconds,
+  );
   const seconds = (ms: number): number | undefined => (ms > 0 ? ms / 1_000 : undefined);
-  perLoop(
+  perTally(
     "loopgroup_loop_workers",
     "Copies the loop runs with (its concurrency).",
+    "gauge",
     (t) => t.workers,
   );
-  perLoop(
+  perTally(
     "loopgroup_loop_last_success_timestamp_seconds",
     "Wall-clock time of the loop's last successful iteration, in seconds since the epoch.",
+    "gauge",
     (t) => seconds(t.lastSuccess),
   );
-  perLoop(
+  perTally(
     "loopgroup_loop_last_failure_timestamp_seconds",
     "Wall-clock time of the loop's last failed iteration, in seconds since the epoch.",
+    "gauge",
     (t) => seconds(t.lastFailure),
   );
   // Of a loop's copies, the oldest running iteration: the one a "running too long" alert is about.
-  perLoop(
+  perTally(
     "loopgroup_loop_iteration_started_timestamp_seconds",
     "When the loop's running iteration started, in seconds since the epoch; no sample while the loop waits.",
+    "gauge",
     (t) => {
       let oldest = Infinity;
       for (const copy of t.copies) {
@@ -183,63 +203,77 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
       return oldest === Infinity ? undefined : oldest / 1_000;
     },
   );
-  new client.Gauge(
-    own({
-      name: "loopgroup_loop_state",
-      help: "How many of the loop's copies are in each lifecycle state (1 or 0 for a loop of one copy).",
-      labelNames: ["loop", "state"] as const,
-      registers,
-      collect() {
-        this.reset();
-        const counts = new Map<string, Map<string, number>>();
-        for (const [name, stats] of Object.entries(source().loops)) {
-          const loop = declaredName(name, copied);
-          let byState = counts.get(loop);
-          if (byState === undefined) {
-            byState = new Map(STATES.map((state) => [state, 0]));
-            counts.set(loop, byState);
-          }
-          byState.set(stats.state, (byState.get(stats.state) ?? 0) + 1);
+  // States, check results and next runs are read from the group once per scrape, by the first family that needs them.
+  let states: [label: string, counts: Map<string, number>][] = [];
+  const stateName = "loopgroup_loop_state";
+  family(
+    stateName,
+    "How many of the loop's copies are in each lifecycle state (1 or 0 for a loop of one copy).",
+    "gauge",
+    () => {
+      const counts = new Map<string, Map<string, number>>();
+      for (const [name, stats] of Object.entries(source().loops)) {
+        const loop = declaredName(name, copied);
+        let byState = counts.get(loop);
+        if (byState === undefined) {
+          byState = new Map(STATES.map((state) => [state, 0]));
+          counts.set(loop, byState);
         }
-        for (const [loop, byState] of counts) {
-          for (const [state, count] of byState) this.set({ loop, state }, count);
-        }
-      },
-    }),
-  );
-  gauge(
-    "loopgroup_health_check_status",
-    "Last result of each health check: 1 true, 0 false (no sample before its first answer).",
-    ["check"],
-    (set) => {
-      for (const [check, result] of Object.entries(source().checks)) {
-        if (result !== null) set({ check }, result ? 1 : 0);
+        byState.set(stats.state, (byState.get(stats.state) ?? 0) + 1);
       }
+      states = [...counts].map(([loop, byState]) => [label("loop", loop), byState]);
+      return states.length;
+    },
+    (k, emit) => {
+      const [loop, byState] = states[k] as (typeof states)[number];
+      for (const [state, count] of byState)
+        emit(stateName, `${loop},${label("state", state)}`, count);
     },
   );
-
-  gauge(
-    "loopgroup_loop_next_run_timestamp_seconds",
+  let checks: [label: string, ok: number][] = [];
+  const checkName = "loopgroup_health_check_status";
+  family(
+    checkName,
+    "Last result of each health check: 1 true, 0 false (no sample before its first answer).",
+    "gauge",
+    () => {
+      checks = [];
+      for (const [check, result] of Object.entries(source().checks)) {
+        if (result !== null) checks.push([label("check", check), result ? 1 : 0]);
+      }
+      return checks.length;
+    },
+    (k, emit) => {
+      const [check, ok] = checks[k] as (typeof checks)[number];
+      emit(checkName, check, ok);
+    },
+  );
+  let nextRuns: [label: string, at: number][] = [];
+  const nextName = "loopgroup_loop_next_run_timestamp_seconds";
+  family(
+    nextName,
     "A scheduled loop's next scheduled time, in seconds since the epoch.",
-    ["loop"],
-    (set) => {
+    "gauge",
+    () => {
+      // Copies of one loop share one series: the last copy's time, at the first copy's place.
+      const byLoop = new Map<string, number>();
       for (const [loop, stats] of Object.entries(source().loops)) {
         const next = "nextRun" in stats ? stats.nextRun : undefined;
-        if (next !== undefined) set({ loop: declaredName(loop, copied) }, Date.parse(next) / 1_000);
+        if (next !== undefined) byLoop.set(declaredName(loop, copied), Date.parse(next) / 1_000);
       }
+      nextRuns = [...byLoop].map(([loop, at]) => [label("loop", loop), at]);
+      return nextRuns.length;
+    },
+    (k, emit) => {
+      const [loop, at] = nextRuns[k] as (typeof nextRuns)[number];
+      emit(nextName, loop, at);
     },
   );
-  new client.Counter(
-    own({
-      name: "loopgroup_loop_skipped_runs_total",
-      help: "Scheduled times a loop skipped because its previous iteration still ran.",
-      labelNames: ["loop"] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const t of tallies) if (t.skipped > 0) this.inc({ loop: t.loop }, t.skipped);
-      },
-    }),
+  perTally(
+    "loopgroup_loop_skipped_runs_total",
+    "Scheduled times a loop skipped because its previous iteration still ran.",
+    "counter",
+    (t) => (t.skipped > 0 ? t.skipped : undefined),
   );
 
   let leader: InstanceType<PromClient["Gauge"]> | undefined;
@@ -264,13 +298,15 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
           lastFailure: 0,
           copies: [],
           skipped: 0,
+          label: label("loop", loop),
+          observed: 0,
+          buckets: undefined,
         };
         tallies.push(found);
       }
       const tally = found;
       const copy = { startedAt: 0 };
       tally.copies.push(copy);
-      const histogram = duration.labels(loop);
       return {
         iterationStarted() {
           copy.startedAt = Date.now();
@@ -281,8 +317,7 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
             tally.idle += 1;
             return;
           }
-          histogram.observe(seconds);
-          tally.busySeconds += seconds;
+          observe(tally, seconds);
           if (result === "success") {
             tally.succeeded += 1;
             tally.lastSuccess = Date.now();
@@ -297,7 +332,7 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
       };
     },
     watch(read) {
-      source = read;
+      watched = read;
     },
     leadership(lease) {
       const byLease = { labelNames: ["lease"] as const, registers };
@@ -328,12 +363,66 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
       };
     },
     async scrape() {
-      return { contentType: registry.contentType, body: await registry.metrics() };
+      const generic = registry as unknown as GenericRegistry;
+      // Default labels or OpenMetrics change every line: prom-client's own path writes those.
+      if (!plainText(generic))
+        return { contentType: registry.contentType, body: await registry.metrics() };
+      snapshot = watched();
+      try {
+        const slicer = new Slicer();
+        const out = new TextChunks();
+        let first = true;
+        for (const metric of registry.getMetricsAsArray()) {
+          if (!first) out.add("\n\n");
+          first = false;
+          if (families.has(metric)) await (metric as unknown as Family).write(out, slicer);
+          else out.add(await generic.getMetricsAsString(metric));
+          if (slicer.due()) await slicer.pause();
+        }
+        out.add("\n");
+        return { contentType: registry.contentType, body: out.bytes() };
+      } finally {
+        snapshot = undefined;
+      }
     },
     dispose() {
       for (const name of created.splice(0)) registry.removeSingleMetric(name);
     },
   };
+}
+
+/** Adds one busy iteration to the duration histogram, as prom-client's `observe()` does. */
+function observe(tally: Tally, seconds: number): void {
+  tally.observed += 1;
+  for (let b = 0; b < ITERATION_BUCKETS.length; b += 1) {
+    if (seconds <= (ITERATION_BUCKETS[b] ?? 0)) {
+      tally.buckets ??= ITERATION_BUCKETS.map(() => 0);
+      tally.buckets[b] = (tally.buckets[b] ?? 0) + 1;
+      break;
+    }
+  }
+  tally.busySeconds += seconds;
+}
+
+/** The parts of a prom-client Registry the direct scrape reads (two are not in its types). */
+interface GenericRegistry {
+  readonly contentType: string;
+  readonly _defaultLabels?: unknown;
+  getMetricsAsString?: (metric: unknown) => Promise<string>;
+}
+
+/** True when the registry writes text format 0.0.4 without default labels, as loopgroup's families do. */
+function plainText(
+  registry: GenericRegistry,
+): registry is GenericRegistry & Required<Pick<GenericRegistry, "getMetricsAsString">> {
+  const defaults = registry._defaultLabels;
+  return (
+    registry.contentType.startsWith("text/plain") &&
+    typeof registry.getMetricsAsString === "function" &&
+    typeof defaults === "object" &&
+    defaults !== null &&
+    Object.keys(defaults).length === 0
+  );
 }
 
 /** `Name` for a copy `Name#n` of a loop run with concurrency; any other name as it is. */

@@ -58,7 +58,8 @@ export function resolveMetrics(
 /** One scrape: the body and its content type. */
 export interface MetricsAnswer {
   readonly contentType: string;
-  readonly body: string;
+  /** The text, or its UTF-8 bytes. */
+  readonly body: string | Uint8Array;
 }
 
 /** loopgroup's series on one registry. */

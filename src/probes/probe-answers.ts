@@ -24,7 +24,9 @@ export interface ProbeRoutes {
    * yet" (thread mode before the main thread's first answer): 503 with
    * `Retry-After`. A rejection is 500.
    */
-  metrics?: () => Promise<{ readonly contentType: string; readonly body: string } | undefined>;
+  metrics?: () => Promise<
+    { readonly contentType: string; readonly body: string | Uint8Array } | undefined
+  >;
 }
 
 function jsonHeaders(body: Buffer): Record<string, string | number> {
@@ -174,7 +176,11 @@ export class ProbeAnswers {
       (answer) => {
         if (answer === undefined) return send(response, METRICS_UNAVAILABLE, head);
         const { contentType, body } = answer;
-        const bytes = Buffer.from(body);
+        // A scrape's bytes are sent as they are (a Uint8Array from the probe thread is viewed, not copied).
+        const bytes =
+          typeof body === "string"
+            ? Buffer.from(body)
+            : Buffer.from(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength);
         send(
           response,
           {

@@ -36,7 +36,10 @@ const FORWARD_LIMIT = 1_000;
 function main(port: NonNullable<typeof parentPort>, data: ThreadData): void {
   const reader = new ProbeStateReader(data.state, data.eventLoopStallTimeout, data.heartbeatEvery);
   const waiting = new Map<number, (value: unknown) => void>();
-  const last: { details: object; metrics: { contentType: string; body: string } | undefined } = {
+  const last: {
+    details: object;
+    metrics: { contentType: string; body: string | Uint8Array } | undefined;
+  } = {
     details: {},
     metrics: undefined,
   };
@@ -75,7 +78,7 @@ function main(port: NonNullable<typeof parentPort>, data: ThreadData): void {
         ? {
             metrics: async () => {
               const found = (await ask("metrics")) as
-                { contentType: string; body: string } | undefined;
+                { contentType: string; body: string | Uint8Array } | undefined;
               // The main thread is busy (or its registry failed): the last complete
               // scrape, or undefined before the first one (503 with Retry-After, never 500).
               if (found !== undefined) last.metrics = found;
