@@ -1,6 +1,7 @@
 // npm run bench [-- --quick]: every figure measured side by side in one run; see docs/benchmarks.md.
 import autocannon from "autocannon";
 import type { EventEmitter } from "node:events";
+import { execFile } from "node:child_process";
 import { request as httpRequest } from "node:http";
 import { writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
@@ -115,10 +116,39 @@ const overhead = await overheadSubject.next<{
 }>("loopOverhead");
 await overheadSubject.stop();
 
-// 3b. A Prometheus scrape of /metrics: time and size, with 10 and with 10 000 loops.
+// 3b. A Prometheus scrape of /metrics: time and size with 10, 1 000 and 10 000 loops, and the
+// slowest /health/live answer while it runs against the slowest over as long without a scrape.
+// The scrape is read by a child process: 24 MB arriving here would delay this process's own probes.
 interface Scrape {
   ms: number;
   bytes: number;
+  /** Slowest probe answer during the scrapes (ms). */
+  probeMaxMs: number;
+  /** Slowest probe answer over as long with no scrape (ms): the baseline of the same subject. */
+  quietMaxMs: number;
+}
+const SCRAPER = `const s = performance.now();
+fetch(process.argv[1]).then((r) => r.arrayBuffer()).then((b) =>
+  console.log(JSON.stringify({ ms: performance.now() - s, bytes: b.byteLength })));`;
+function scrapeOnce(port: number): Promise<{ ms: number; bytes: number }> {
+  return new Promise((resolve, reject) =>
+    execFile(
+      process.execPath,
+      ["-e", SCRAPER, `http://127.0.0.1:${port}/metrics`],
+      (error, stdout) =>
+        error ? reject(error) : resolve(JSON.parse(stdout) as { ms: number; bytes: number }),
+    ),
+  );
+}
+async function probeMaxWhile(port: number, until: () => boolean): Promise<number> {
+  let max = 0;
+  while (!until()) {
+    const at = performance.now();
+    await fetch(`http://127.0.0.1:${port}/health/live`).then((r) => r.arrayBuffer());
+    max = Math.max(max, performance.now() - at);
+    await sleep(2);
+  }
+  return max;
 }
 async function scrapeRun(loops: number): Promise<Scrape> {
   const subject = new Subject("loopgroup", {
@@ -128,15 +158,21 @@ async function scrapeRun(loops: number): Promise<Scrape> {
   });
   try {
     const { port } = await subject.ready;
-    const samples: Scrape[] = [];
-    for (let i = 0; i < 5; i += 1) {
-      const began = performance.now();
-      const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      samples.push({ ms: performance.now() - began, bytes: Buffer.byteLength(body) });
-    }
+    const samples: { ms: number; bytes: number }[] = [];
+    let scraping = true;
+    const began = performance.now();
+    const during = probeMaxWhile(port, () => !scraping);
+    for (let i = 0; i < 5; i += 1) samples.push(await scrapeOnce(port));
+    scraping = false;
+    const probeMaxMs = await during;
+    const spent = performance.now() - began;
+    const quietEnd = performance.now() + spent;
+    const quietMaxMs = await probeMaxWhile(port, () => performance.now() >= quietEnd);
     return {
       ms: median(samples.slice(1).map((s) => s.ms)),
       bytes: median(samples.map((s) => s.bytes)),
+      probeMaxMs,
+      quietMaxMs,
     };
   } finally {
     await subject.stop();
@@ -144,8 +180,11 @@ async function scrapeRun(loops: number): Promise<Scrape> {
 }
 const scrapes = await rounds({
   "10 loops": () => scrapeRun(10),
+  "1 000 loops": () => scrapeRun(1_000),
   "10 000 loops": () => scrapeRun(10_000),
 });
+const scrapeOf = (name: string, key: keyof Scrape): number =>
+  median((scrapes[name] ?? []).map((s) => s[key]));
 
 // 3c. Probes while an iteration blocks the main thread for 2 s: thread mode against main mode.
 // A probe that gets no answer within 1 s (the kubelet's default timeoutSeconds) counts as 1 000 ms.
@@ -330,10 +369,15 @@ const figures = {
     ]),
   ),
   metrics: {
-    scrape10Ms: median((scrapes["10 loops"] ?? []).map((s) => s.ms)),
-    scrape10Bytes: median((scrapes["10 loops"] ?? []).map((s) => s.bytes)),
-    scrape10kMs: median((scrapes["10 000 loops"] ?? []).map((s) => s.ms)),
-    scrape10kBytes: median((scrapes["10 000 loops"] ?? []).map((s) => s.bytes)),
+    scrape10Ms: scrapeOf("10 loops", "ms"),
+    scrape10Bytes: scrapeOf("10 loops", "bytes"),
+    scrape1kMs: scrapeOf("1 000 loops", "ms"),
+    scrape1kUsPerLoop: Math.round(scrapeOf("1 000 loops", "ms")),
+    scrape10kMs: scrapeOf("10 000 loops", "ms"),
+    scrape10kBytes: scrapeOf("10 000 loops", "bytes"),
+    scrape10kUsPerLoop: Math.round((scrapeOf("10 000 loops", "ms") * 1_000) / 10_000),
+    scrape10kProbeMaxMs: scrapeOf("10 000 loops", "probeMaxMs"),
+    scrape10kQuietProbeMaxMs: scrapeOf("10 000 loops", "quietMaxMs"),
   },
   shutdownLatencyMs: Object.fromEntries(
     [...Object.entries(shutdown), ...Object.entries(shutdownDefaults)].map(([name, samples]) => [
@@ -492,6 +536,24 @@ const targets = [
     ratio(figures.scale.copies.rssBytes, figures.scale.copies.loopsRssBytes) <= 1.1,
   ],
   [
+    "/metrics scrape, 1 000 loops (µs per loop)",
+    figures.metrics.scrape1kUsPerLoop,
+    "<= 20",
+    figures.metrics.scrape1kUsPerLoop <= 20,
+  ],
+  [
+    "/metrics scrape, 10 000 loops (µs per loop)",
+    figures.metrics.scrape10kUsPerLoop,
+    "<= 20",
+    figures.metrics.scrape10kUsPerLoop <= 20,
+  ],
+  [
+    "slowest probe during a 10 000-loop scrape, over the slowest without (ms)",
+    Math.round(figures.metrics.scrape10kProbeMaxMs - figures.metrics.scrape10kQuietProbeMaxMs),
+    "<= 5",
+    figures.metrics.scrape10kProbeMaxMs - figures.metrics.scrape10kQuietProbeMaxMs <= 5,
+  ],
+  [
     "RSS per loop (bytes)",
     figures.scale.rssPerLoopBytes,
     "<= 2048",
@@ -543,7 +605,9 @@ for (const [mode, f] of Object.entries(figures.blockedProbes)) {
 }
 lines.push(
   `| /metrics scrape, 10 loops: ms / bytes | ${Math.round(figures.metrics.scrape10Ms * 10) / 10} / ${figures.metrics.scrape10Bytes} |`,
+  `| /metrics scrape, 1 000 loops: ms | ${Math.round(figures.metrics.scrape1kMs)} |`,
   `| /metrics scrape, 10 000 loops: ms / bytes | ${Math.round(figures.metrics.scrape10kMs)} / ${figures.metrics.scrape10kBytes} |`,
+  `| slowest /health/live during 10 000-loop scrapes / over as long without (ms) | ${Math.round(figures.metrics.scrape10kProbeMaxMs)} / ${Math.round(figures.metrics.scrape10kQuietProbeMaxMs)} |`,
   `| empty @Loop, tracing: false / OpenTelemetry API, no provider (iterations/s) | ${Math.round(figures.loopOverhead.tracingOffPerSecond)} / ${Math.round(figures.loopOverhead.frameworkPerSecond)} (${ratios.tracingNoProviderVsOff}) |`,
   `| empty @Loop with metrics on (iterations/s; on / off) | ${Math.round(figures.loopOverhead.withMetricsPerSecond)} (${ratios.metricsOnVsOffIterations}) |`,
 );
@@ -575,7 +639,7 @@ const results = {
   figures,
   ratios,
   targets: targets.map(([figure, measured, target, met]) => ({ figure, measured, target, met })),
-  samples: { throughput, loaded, overhead, shutdown, shutdownDefaults, starts, scale },
+  samples: { throughput, loaded, overhead, scrapes, shutdown, shutdownDefaults, starts, scale },
 };
 const out = fileURLToPath(new URL("../../bench/results.json", import.meta.url));
 await writeFile(out, `${JSON.stringify(results, null, 2)}\n`);

@@ -57,7 +57,10 @@ export interface LoopGroupOptions {
   /** What `?verbose` shows: "summary" leaves out every error text. Default "full". */
   verbose?: VerboseMode;
   /** Serves `GET /metrics` on the probe port with what it resolves to. Default: no `/metrics`. */
-  metrics?: () => Promise<{ readonly contentType: string; readonly body: string | Uint8Array }>;
+  metrics?: () => Promise<{
+    readonly contentType: string;
+    readonly body: string | readonly Uint8Array[];
+  }>;
   /** Default silent. */
   logger?: Logger | false;
 }

@@ -90,7 +90,7 @@ export class Slicer {
 }
 
 /**
- * The text of a scrape, kept as UTF-8 chunks of about 16 KB: one string of
+ * The text of a scrape, kept as UTF-8 chunks of about 64 KB: one string of
  * tens of megabytes is a rope V8 must flatten, then copy again to bytes, each
  * in one blocking step.
  */
@@ -101,13 +101,13 @@ export class TextChunks {
   /** Appends text. */
   add(text: string): void {
     this.pending += text;
-    if (this.pending.length >= 16_384) this.flush();
+    if (this.pending.length >= 65_536) this.flush();
   }
 
-  /** The whole text as bytes. */
-  bytes(): Buffer {
+  /** The whole text as UTF-8 chunks, in order. */
+  bytes(): readonly Buffer[] {
     this.flush();
-    return this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
+    return this.chunks;
   }
 
   private flush(): void {

@@ -99,6 +99,8 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
   // The iteration path only adds to plain numbers (and observes the histogram);
   // prom-client hashes label sets on every call, so counts reach it at scrape time.
   const tallies: Tally[] = [];
+  /** The tallies by loop name: found in one step however many loops (a scan was O(n²) at startup). */
+  const byLoop = new Map<string, Tally>();
   /** Declared loops run as several copies: their `Name#n` states are counted under `Name`. */
   const copied = new Set<string>();
 
@@ -284,7 +286,7 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
     observer(loop, workers) {
       if (workers > 1) copied.add(loop);
       // Copies share their loop's tally (one set of series); each keeps its own running start.
-      let found = tallies.find((t) => t.loop === loop);
+      let found = byLoop.get(loop);
       if (found === undefined) {
         // Every result exists from the start (at 0), so rate() and error ratios work before the first error.
         found = {
@@ -303,6 +305,7 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
           buckets: undefined,
         };
         tallies.push(found);
+        byLoop.set(loop, found);
       }
       const tally = found;
       const copy = { startedAt: 0 };

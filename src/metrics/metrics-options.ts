@@ -58,8 +58,8 @@ export function resolveMetrics(
 /** One scrape: the body and its content type. */
 export interface MetricsAnswer {
   readonly contentType: string;
-  /** The text, or its UTF-8 bytes. */
-  readonly body: string | Uint8Array;
+  /** The text, or its UTF-8 bytes in chunks, in order. */
+  readonly body: string | readonly Uint8Array[];
 }
 
 /** loopgroup's series on one registry. */

@@ -25,7 +25,7 @@ export interface ProbeRoutes {
    * `Retry-After`. A rejection is 500.
    */
   metrics?: () => Promise<
-    { readonly contentType: string; readonly body: string | Uint8Array } | undefined
+    { readonly contentType: string; readonly body: string | readonly Uint8Array[] } | undefined
   >;
 }
 
@@ -176,24 +176,18 @@ export class ProbeAnswers {
       (answer) => {
         if (answer === undefined) return send(response, METRICS_UNAVAILABLE, head);
         const { contentType, body } = answer;
-        // A scrape's bytes are sent as they are (a Uint8Array from the probe thread is viewed, not copied).
-        const bytes =
-          typeof body === "string"
-            ? Buffer.from(body)
-            : Buffer.from(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength);
-        send(
-          response,
-          {
-            status: 200,
-            body: bytes,
-            headers: {
-              "Content-Type": contentType,
-              "Cache-Control": "no-store",
-              "Content-Length": bytes.length,
-            },
-          },
-          head,
-        );
+        // A scrape's chunks are written as they are: joining tens of megabytes is one long copy.
+        const chunks = typeof body === "string" ? [Buffer.from(body)] : body;
+        if (response.destroyed || response.headersSent) return;
+        let length = 0;
+        for (const chunk of chunks) length += chunk.byteLength;
+        response.writeHead(200, {
+          "Content-Type": contentType,
+          "Cache-Control": "no-store",
+          "Content-Length": length,
+        });
+        if (!head) for (const chunk of chunks) response.write(chunk);
+        response.end();
       },
       () => send(response, METRICS_FAILED, head),
     );

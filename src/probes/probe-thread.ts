@@ -23,7 +23,8 @@ export interface ProbeThreadOptions {
   readonly eventLoopStallTimeout: number;
   readonly heartbeatEvery: number;
   readonly details: () => object;
-  readonly metrics: (() => Promise<{ contentType: string; body: string | Uint8Array }>) | undefined;
+  readonly metrics:
+    (() => Promise<{ contentType: string; body: string | readonly Uint8Array[] }>) | undefined;
   readonly logger: Logger;
   /** The thread crashed more than MAX_THREAD_RESTARTS times: probes are gone for good. */
   readonly onFatal: (error: Error) => void;

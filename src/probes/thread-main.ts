@@ -38,7 +38,7 @@ function main(port: NonNullable<typeof parentPort>, data: ThreadData): void {
   const waiting = new Map<number, (value: unknown) => void>();
   const last: {
     details: object;
-    metrics: { contentType: string; body: string | Uint8Array } | undefined;
+    metrics: { contentType: string; body: string | readonly Uint8Array[] } | undefined;
   } = {
     details: {},
     metrics: undefined,
@@ -78,7 +78,7 @@ function main(port: NonNullable<typeof parentPort>, data: ThreadData): void {
         ? {
             metrics: async () => {
               const found = (await ask("metrics")) as
-                { contentType: string; body: string | Uint8Array } | undefined;
+                { contentType: string; body: string | readonly Uint8Array[] } | undefined;
               // The main thread is busy (or its registry failed): the last complete
               // scrape, or undefined before the first one (503 with Retry-After, never 500).
               if (found !== undefined) last.metrics = found;

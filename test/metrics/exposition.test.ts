@@ -41,8 +41,8 @@ function fill(metrics: ReturnType<typeof createLoopMetrics>, loops: string[]): v
 }
 
 /** A scrape's body as text. */
-const text = (body: string | Uint8Array): string =>
-  typeof body === "string" ? body : Buffer.from(body).toString();
+const text = (body: string | readonly Uint8Array[]): string =>
+  typeof body === "string" ? body : Buffer.concat(body).toString();
 
 describe("metrics exposition (loopgroup's families written directly)", () => {
   afterEach(() => sinon.restore());

@@ -20,8 +20,8 @@ function sample(body: string, series: string): number | undefined {
 }
 
 /** A scrape's body as text. */
-const text = (body: string | Uint8Array): string =>
-  typeof body === "string" ? body : Buffer.from(body).toString();
+const text = (body: string | readonly Uint8Array[]): string =>
+  typeof body === "string" ? body : Buffer.concat(body).toString();
 
 describe("metrics", () => {
   const apps: App[] = [];
