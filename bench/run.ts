@@ -136,7 +136,9 @@ function scrapeOnce(port: number): Promise<{ ms: number; bytes: number }> {
       process.execPath,
       ["-e", SCRAPER, `http://127.0.0.1:${port}/metrics`],
       (error, stdout) =>
-        error ? reject(error) : resolve(JSON.parse(stdout) as { ms: number; bytes: number }),
+        error !== null
+          ? reject(new Error(`scrape failed: ${error.message}`))
+          : resolve(JSON.parse(stdout) as { ms: number; bytes: number }),
     ),
   );
 }
