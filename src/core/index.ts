@@ -53,6 +53,7 @@ export type {
   LoopContext,
   LoopStats,
   Runnable,
+  ShardInfo,
 } from "./loop-context.js";
 export { LoopRunner } from "./loop-runner.js";
 export type { LoopState } from "./loop-health.js";

@@ -43,6 +43,14 @@ export interface LoopContext {
    * in a loop that is not singleton.
    */
   readonly leadership: Leadership | undefined;
+  /**
+   * In a sharded loop (`shards: n`), the shard this copy works on:
+   * `{ index, count }`, `index` from 0 to `count - 1`. Undefined otherwise.
+   *
+   * @example
+   * const tenants = all.filter((t) => hash(t) % ctx.shard!.count === ctx.shard!.index);
+   */
+  readonly shard?: ShardInfo;
   /** Says "still making progress" inside a long iteration (see `stallTimeout`). */
   heartbeat(): void;
   /** Resolves after `ms`, or at once when `signal` aborts. Never rejects. */
@@ -99,6 +107,14 @@ export interface IterationObserver {
   skipped?(count: number): void;
 }
 
+/** Which shard a copy of a sharded loop works on (`ctx.shard`). */
+export interface ShardInfo {
+  /** 0 to `count - 1`. */
+  readonly index: number;
+  /** How many shards the loop has. */
+  readonly count: number;
+}
+
 /** What a LoopRunner needs besides its options. */
 export interface LoopRunnerDependencies {
   readonly logger?: Logger;
@@ -110,4 +126,6 @@ export interface LoopRunnerDependencies {
   readonly observer?: IterationObserver;
   /** For a singleton loop: open while this replica holds the Lease. */
   readonly gate?: LeaderGate;
+  /** For a copy of a sharded loop: its shard (`ctx.shard`); its `gate` is the shard's. */
+  readonly shard?: ShardInfo;
 }

@@ -52,6 +52,13 @@ export interface LoopOptions {
   /** Iterate only in the replica holding the app's Lease (see `leaderElection`); `standby` elsewhere. Default false. */
   singleton?: boolean;
   /**
+   * Partition the loop into this many shards (1 to 1 024), spread over the
+   * replicas by Leases (see `leaderElection`): one copy per shard this
+   * replica owns, named `Name[i]`, with `ctx.shard`. Excludes `singleton`
+   * and `concurrency`. Default: not sharded.
+   */
+  shards?: number;
+  /**
    * A cron expression (five or six fields): each iteration starts at the next
    * scheduled time instead of after `interval` (the two exclude each other).
    */
@@ -73,6 +80,8 @@ export interface ResolvedLoopOptions {
   readonly retryFor: number;
   readonly concurrency: number;
   readonly singleton: boolean;
+  /** How many shards, or undefined for a loop that is not sharded. */
+  readonly shards: number | undefined;
   /** The cron expression, or undefined for an interval loop. */
   readonly schedule: string | undefined;
   readonly timeZone: string | undefined;
@@ -152,12 +161,38 @@ export const loopOptionKeys = [
   "retryFor",
   "concurrency",
   "singleton",
+  "shards",
   "schedule",
   "timeZone",
 ] as const;
 
 /** The most copies `concurrency` may ask for. */
 export const MAX_CONCURRENCY = 10_000;
+
+/** The most shards `shards` may ask for. */
+export const MAX_SHARDS = 1_024;
+
+/** Validates `shards`: an integer 1–1 024, beside neither `singleton` nor `concurrency`. */
+function checkShards(input: LoopOptions, where: string): number | undefined {
+  if (input.shards === undefined) return undefined;
+  const shards = checkInteger(input.shards, where, "shards", { min: 1, max: MAX_SHARDS });
+  if (input.singleton === true) {
+    throw new TypeError(
+      messages.badOption(where, "singleton", true, "unset: shards and singleton exclude each other"),
+    );
+  }
+  if (input.concurrency !== undefined) {
+    throw new TypeError(
+      messages.badOption(
+        where,
+        "concurrency",
+        input.concurrency,
+        "unset: a sharded loop runs one copy per shard it owns",
+      ),
+    );
+  }
+  return shards;
+}
 
 /** Validates `@Loop()` options at decoration time; throws a TypeError naming `where`. */
 export function resolveLoopOptions(
@@ -247,6 +282,7 @@ export function resolveLoopOptions(
       },
     ),
     singleton: checkBoolean(input.singleton ?? false, where, "singleton"),
+    shards: checkShards(input, where),
     ...checkSchedule(input, where),
   });
 }

@@ -21,6 +21,7 @@ import type {
   LoopRunnerDependencies,
   LoopStats,
   Runnable,
+  ShardInfo,
 } from "./loop-context.js";
 import type { LoopHealth, LoopState } from "./loop-health.js";
 import { errorMessage, silentLogger, type Logger } from "../logger.js";
@@ -52,6 +53,8 @@ export class LoopRunner implements Runnable {
   private readonly random: () => number;
   private readonly observer: IterationObserver | undefined;
   private readonly gate: LeaderGate | undefined;
+  /** For a copy of a sharded loop: its shard. */
+  private readonly shard: ShardInfo | undefined;
   /** For a scheduled loop: the wait for its next scheduled time. */
   private readonly scheduled: ScheduledWait | undefined;
   /** Resolves the standby wait when the gate opens. */
@@ -95,7 +98,9 @@ export class LoopRunner implements Runnable {
     this.logger = dependencies.logger ?? silentLogger;
     this.random = dependencies.random ?? Math.random;
     this.observer = dependencies.observer;
-    this.gate = options.singleton ? dependencies.gate : undefined;
+    this.gate =
+      options.singleton || dependencies.shard !== undefined ? dependencies.gate : undefined;
+    this.shard = dependencies.shard;
     if (options.schedule !== undefined) {
       const compiled = compileSchedule(options.schedule, options.timeZone);
       if ("field" in compiled)
@@ -130,6 +135,9 @@ export class LoopRunner implements Runnable {
     }
     idle(): void {
       if (this.runner.inIteration) this.runner.idleRequested = true;
+    }
+    get shard(): ShardInfo | undefined {
+      return this.runner.shard;
     }
     get leadership(): Leadership | undefined {
       return this.runner.leadership;

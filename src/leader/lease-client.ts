@@ -20,6 +20,19 @@ export interface LeaseRead {
   readonly resourceVersion: string;
 }
 
+/** Labels and annotations a Lease carries. */
+export interface LeaseMeta {
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+/** One Lease of a list: its name, record, resourceVersion, labels and annotations. */
+export interface ListedLease extends LeaseRead {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
 /** Why an API call did not succeed. */
 export class LeaseApiError extends Error {
   override readonly name = "LeaseApiError";
@@ -113,6 +126,8 @@ export class LeaseClient {
     readonly namespace: string,
     readonly name: string,
     private readonly timeoutMs: number,
+    /** Labels and annotations every write carries (sharded loops' Leases), since a PUT replaces them. */
+    private readonly meta: LeaseMeta = {},
   ) {
     this.collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
     this.path = `${this.collection}/${encodeURIComponent(name)}`;
@@ -131,7 +146,7 @@ export class LeaseClient {
     const body = {
       apiVersion: "coordination.k8s.io/v1",
       kind: "Lease",
-      metadata: { name: this.name, namespace: this.namespace },
+      metadata: { name: this.name, namespace: this.namespace, ...this.meta },
       spec: toSpec(record),
     };
     return this.read(await this.call("POST", this.collection, body, signal), 201);
@@ -146,10 +161,63 @@ export class LeaseClient {
     const body = {
       apiVersion: "coordination.k8s.io/v1",
       kind: "Lease",
-      metadata: { name: this.name, namespace: this.namespace, resourceVersion },
+      metadata: { name: this.name, namespace: this.namespace, resourceVersion, ...this.meta },
       spec: toSpec(record),
     };
     return this.read(await this.call("PUT", this.path, body, signal), 200);
+  }
+
+  /**
+   * Lists the namespace's Leases (`GET …/namespaces/{ns}/leases`), optionally
+   * narrowed by a label selector (`loopgroup.dev/group=report`).
+   */
+  async list(labelSelector?: string, signal?: AbortSignal): Promise<ListedLease[]> {
+    const query =
+      labelSelector === undefined ? "" : `?labelSelector=${encodeURIComponent(labelSelector)}`;
+    const answer = await this.call("GET", `${this.collection}${query}`, undefined, signal);
+    const body = answer.body as {
+      items?: {
+        metadata?: {
+          name?: string;
+          resourceVersion?: string;
+          labels?: Record<string, string>;
+          annotations?: Record<string, string>;
+        };
+        spec?: Record<string, unknown>;
+      }[];
+      reason?: string;
+      message?: string;
+    };
+    if (answer.status !== 200) throw this.failure(answer);
+    return (body?.items ?? []).map((item) => ({
+      name: item.metadata?.name ?? "",
+      record: fromSpec(item.spec),
+      resourceVersion: item.metadata?.resourceVersion ?? "",
+      labels: item.metadata?.labels ?? {},
+      annotations: item.metadata?.annotations ?? {},
+    }));
+  }
+
+  /** Deletes the Lease `name` (this client's own by default); a 404 counts as done. */
+  async delete(name: string = this.name, signal?: AbortSignal): Promise<void> {
+    const answer = await this.call(
+      "DELETE",
+      `${this.collection}/${encodeURIComponent(name)}`,
+      undefined,
+      signal,
+    );
+    if (answer.status === 404 || answer.status === 200 || answer.status === 202) return;
+    throw this.failure(answer);
+  }
+
+  private failure(answer: Answer): LeaseApiError {
+    const body = answer.body as { reason?: string; message?: string } | undefined;
+    return new LeaseApiError(
+      `${body?.message ?? `HTTP ${answer.status}`} (Leases ${this.namespace})`,
+      answer.status,
+      body?.reason || (STATUS_CODES[answer.status] ?? "").replace(/ /g, ""),
+      answer.request,
+    );
   }
 
   private read(answer: Answer, ok: number): LeaseRead {
