@@ -49,6 +49,7 @@ import {
 import { ProbeAnswers, type HealthServerAddress } from "./probes/index.js";
 import { claimProcess, exitProcess, installProcessHandlers } from "./process.js";
 import { loadTracing, type TracingFactory } from "./tracing/index.js";
+import { loadSharding, loopSlug, type ShardCoordinator, type ShardedLoop } from "./shards/index.js";
 
 export type { Service, ServiceClass } from "./core/index.js";
 
@@ -104,6 +105,14 @@ interface Built {
   /** With singleton loops: the gate they wait on, and the slot for the elector. */
   readonly leadership: Leadership | undefined;
   readonly metrics: LoopMetrics | undefined;
+  /** With sharded loops: their shards' gates, and the slot for the coordinator. */
+  readonly sharding: Sharding | undefined;
+}
+
+/** The sharded loops as the group sees them, bound once the (lazily loaded) coordinator exists. */
+interface Sharding {
+  readonly loops: ShardedLoop[];
+  coordinator: ShardCoordinator | undefined;
 }
 
 /** The election as the group sees it, bound once the (lazily loaded) elector exists. */
@@ -163,9 +172,33 @@ function build(
   if (singletons.length > 0 && election === undefined) {
     throw new ConfigurationError(messages.singletonWithoutElection(singletons));
   }
-  if (singletons.length === 0 && election !== undefined) {
-    logger.warn({}, "leaderElection is set but no loop is singleton: no election runs");
+  const sharded = resolvedLoops.filter((d) => d.options.shards !== undefined);
+  if (sharded.length > 0 && election === undefined) {
+    throw new ConfigurationError(messages.shardedWithoutElection(sharded.map((d) => d.name)));
   }
+  if (singletons.length === 0 && sharded.length === 0 && election !== undefined) {
+    logger.warn({}, "leaderElection is set but no loop is singleton or sharded: no election runs");
+  }
+  const slugs = new Map<string, string>();
+  for (const { name } of sharded) {
+    const slug = loopSlug(name);
+    const other = slugs.get(slug);
+    if (other !== undefined)
+      throw new ConfigurationError(messages.shardSlugClash(other, name, slug));
+    slugs.set(slug, name);
+  }
+  const sharding: Sharding | undefined =
+    sharded.length > 0
+      ? {
+          loops: sharded.map(({ name, options }) => ({
+            name,
+            slug: loopSlug(name),
+            count: options.shards ?? 1,
+            gates: Array.from({ length: options.shards ?? 1 }, () => new LeaderGate()),
+          })),
+          coordinator: undefined,
+        }
+      : undefined;
   const leadership: Leadership | undefined =
     singletons.length > 0
       ? { gate: new LeaderGate(), elector: undefined, eventsSettled: undefined }
@@ -183,6 +216,19 @@ function build(
         ? next
         : tracing(name, worker, next);
     };
+    const shards = sharding?.loops.find((loop) => loop.name === name);
+    if (shards !== undefined) {
+      // One copy per shard, named Name[i], each waiting on its shard's gate (standby unless owned).
+      return shards.gates.map(
+        (shardGate, index) =>
+          new LoopRunner({ ...options, name: `${name}[${index}]` }, call, {
+            logger,
+            observer: observer(1),
+            gate: shardGate,
+            shard: { index, count: shards.count },
+          }),
+      );
+    }
     if (options.concurrency === 1) {
       return [new LoopRunner(options, call, { logger, observer: observer(1), gate })];
     }
@@ -233,6 +279,18 @@ function build(
       onStart: hooks((d) => d.startHooks),
       // The singleton loops have stopped when hooks run: release the Lease first, then the user's hooks.
       onShutdown: [
+        ...(sharding === undefined
+          ? []
+          : [
+              {
+                name: "shards.release",
+                // The sharded loops have stopped: release the shards whose iteration ended, then
+                // delete the member Lease.
+                run: async () => {
+                  await sharding.coordinator?.release();
+                },
+              },
+            ]),
         ...(leadership === undefined
           ? []
           : [
@@ -251,6 +309,7 @@ function build(
       logger: guardLogger(logger),
       metrics: metrics && (() => metrics.scrape()),
       leader: leadership && (() => leadership.elector?.details()),
+      shards: sharding && (() => sharding.coordinator?.details()),
       verbose: resolved.verbose,
     }),
   );
@@ -263,6 +322,7 @@ function build(
     logger,
     leadership,
     metrics,
+    sharding,
   };
 }
 
@@ -314,6 +374,21 @@ export async function bootstrap(
       leadership.elector = election.elector;
       leadership.eventsSettled = () => election.eventsSettled();
     }
+    const sharding = built.sharding;
+    if (sharding !== undefined) {
+      // Loaded only when a loop is sharded: an app without one does no sharding work.
+      const createCoordinator = await loadSharding();
+      const gauges = new Map(
+        sharding.loops.map((loop) => [loop.name, built.metrics?.shardsOwned(loop.name)]),
+      );
+      sharding.coordinator = createCoordinator(
+        leaderElectionOption(options.leaderElection, process.env),
+        process.env,
+        sharding.loops,
+        built.logger,
+        (loop, owned) => gauges.get(loop)?.(owned),
+      );
+    }
   } catch (error) {
     // A refused app leaves no series behind on the caller's registry.
     metrics?.dispose();
@@ -329,7 +404,7 @@ export async function bootstrap(
   // The elector ends before done settles: no Lease call in flight, no socket to the API server left,
   // and an acquire that landed during shutdown already released.
   const settled = group.done.then(async (result) => {
-    await built.leadership?.elector?.close();
+    await Promise.all([built.leadership?.elector?.close(), built.sharding?.coordinator?.close()]);
     return result;
   });
   const uninstall = installProcessHandlers({
@@ -355,6 +430,11 @@ export async function bootstrap(
   if (elector !== undefined) {
     elector.start();
     void group.stopping.then(() => elector.stopAcquiring());
+  }
+  const coordinator = built.sharding?.coordinator;
+  if (coordinator !== undefined) {
+    coordinator.start();
+    void group.stopping.then(() => coordinator.stopAcquiring());
   }
   return {
     group,

@@ -18,6 +18,8 @@ export interface GroupDetails {
   readonly checks: Record<string, boolean | null>;
   /** With leader election: `{ lease, identity, isLeader }`. */
   readonly leader?: object;
+  /** With sharded loops: `{ identity, members, loops: { Name: { owned, count } } }`. */
+  readonly shards?: object;
   /** Event-loop delay since the last read, with probes on (`monitorEventLoopDelay`). */
   readonly eventLoop?: { readonly delayMaxMs: number; readonly delayP99Ms: number };
 }
@@ -47,6 +49,7 @@ export class GroupHealth {
     readonly checks: readonly CachedHealthCheck[],
     private readonly logger: Logger,
     private readonly leader: (() => object | undefined) | undefined,
+    private readonly shards: (() => object | undefined) | undefined = undefined,
   ) {
     this.foreign = loops.filter((loop) => !(loop instanceof LoopRunner));
     for (const loop of loops) {
@@ -121,6 +124,8 @@ export class GroupHealth {
     const details: { -readonly [K in keyof GroupDetails]: GroupDetails[K] } = { loops, checks };
     const leader = this.leader?.();
     if (leader !== undefined) details.leader = leader;
+    const shards = this.shards?.();
+    if (shards !== undefined) details.shards = shards;
     const delay = this.eventLoopDelay;
     if (delay !== undefined && delay.count > 0) {
       // Max and p99 since the last ?verbose read, then a fresh window: never read on a probe.

@@ -54,6 +54,8 @@ export interface LoopGroupOptions {
   drainDelay?: number;
   /** What `?verbose` shows under `leader`, with leader election. */
   leader?: () => object | undefined;
+  /** What `?verbose` shows under `shards`, with sharded loops: members seen, shards owned. */
+  shards?: () => object | undefined;
   /** What `?verbose` shows: "summary" leaves out every error text. Default "full". */
   verbose?: VerboseMode;
   /** Serves `GET /metrics` on the probe port with what it resolves to. Default: no `/metrics`. */
@@ -90,6 +92,7 @@ export interface ResolvedGroupOptions {
     | undefined;
   readonly metrics: LoopGroupOptions["metrics"];
   readonly leader: LoopGroupOptions["leader"];
+  readonly shards: LoopGroupOptions["shards"];
   readonly verbose: VerboseMode;
 }
 
@@ -138,6 +141,7 @@ export function resolveGroupOptions(input: LoopGroupOptions): ResolvedGroupOptio
     })),
     metrics: input.metrics,
     leader: input.leader,
+    shards: input.shards,
     verbose: input.verbose === undefined ? "full" : checkVerbose(input.verbose, where),
     health:
       input.healthPort === undefined

@@ -123,7 +123,13 @@ export class LoopGroup {
     const checks = resolved.healthChecks.map(
       (c) => new CachedHealthCheck(c.name, c.check, c.timeout, c.cacheTtl, this.logger),
     );
-    this.health = new GroupHealth(this.loops, checks, this.logger, resolved.leader);
+    this.health = new GroupHealth(
+      this.loops,
+      checks,
+      this.logger,
+      resolved.leader,
+      resolved.shards,
+    );
     this.probes = resolved.health;
     this.metrics = resolved.metrics;
     if (resolved.health !== undefined && !resolved.health.thread) {

@@ -178,7 +178,12 @@ function checkShards(input: LoopOptions, where: string): number | undefined {
   const shards = checkInteger(input.shards, where, "shards", { min: 1, max: MAX_SHARDS });
   if (input.singleton === true) {
     throw new TypeError(
-      messages.badOption(where, "singleton", true, "unset: shards and singleton exclude each other"),
+      messages.badOption(
+        where,
+        "singleton",
+        true,
+        "unset: shards and singleton exclude each other",
+      ),
     );
   }
   if (input.concurrency !== undefined) {

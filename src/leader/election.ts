@@ -7,7 +7,7 @@ import { LeaderElector, type LeaseApi } from "./elector.js";
 import { LeadershipEvents } from "./events.js";
 import type { LeaderGate } from "./gate.js";
 import type { Kubeconfig } from "./kubeconfig.js";
-import { LeaseClient, type ApiEndpoint } from "./lease-client.js";
+import { LeaseClient, type ApiEndpoint, type LeaseMeta, type ListedLease } from "./lease-client.js";
 import { needsKubeconfig, resolveLeaderElection, type ResolvedLeaderElection } from "./options.js";
 
 /**
@@ -74,3 +74,49 @@ export async function createElection(
   });
   return { elector, eventsSettled: () => events?.settled() ?? Promise.resolve() };
 }
+
+/**
+ * A namespace's Leases, as sharded loops use them: one LeaseApi per Lease
+ * name (carrying the labels and annotations every write needs), a list by
+ * label selector, and a delete.
+ */
+export interface LeaseNamespace {
+  lease(name: string, meta: LeaseMeta): LeaseApi;
+  list(labelSelector: string, signal?: AbortSignal): Promise<ListedLease[]>;
+  remove(name: string, signal?: AbortSignal): Promise<void>;
+}
+
+/**
+ * How sharded loops reach the namespace's Leases: over HTTP(S) by default.
+ * Internal, like {@link leaseTransport}: the sharding model test swaps
+ * `connect` for an in-process store.
+ */
+export const namespaceTransport: { connect: (config: ResolvedLeaderElection) => LeaseNamespace } = {
+  connect: (config) => {
+    const collection = new LeaseClient(
+      config.endpoint,
+      config.namespace,
+      config.lease,
+      config.callTimeout,
+    );
+    return {
+      lease: (name, meta) =>
+        new LeaseClient(config.endpoint, config.namespace, name, config.callTimeout, meta),
+      list: (selector, signal) => collection.list(selector, signal),
+      remove: (name, signal) => collection.delete(name, signal),
+    };
+  },
+};
+
+/** What sharded loops build their electors from (loaded with the election). */
+export const leaseKit = {
+  resolve: resolveLeaderElection,
+  connect: (config: ResolvedLeaderElection): LeaseNamespace => namespaceTransport.connect(config),
+  elector: (
+    api: LeaseApi,
+    config: ResolvedLeaderElection,
+    gate: LeaderGate,
+    logger: Logger,
+    onLeadership: (isLeader: boolean) => void,
+  ): LeaderElector => new LeaderElector(api, config, gate, logger, onLeadership),
+};

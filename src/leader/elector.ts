@@ -126,6 +126,19 @@ export class LeaderElector {
     };
   }
 
+  /**
+   * Starts from what another reader already saw of the Lease (the shard
+   * coordinator's list), so its expiry is measured from when that reader
+   * first saw the record, on this process's monotonic clock: a Lease
+   * unchanged for its duration is taken at the first round, not one
+   * leaseDuration later. Only before start().
+   */
+  prime(observed: Observed | undefined, resourceVersion: string): void {
+    if (this.running !== undefined || observed === undefined) return;
+    this.observed = observed;
+    this.resourceVersion = resourceVersion;
+  }
+
   /** Starts the election loop. Idempotent. */
   start(): void {
     if (this.closing) return;

@@ -48,15 +48,41 @@ export class LeaderGate {
   private running = 0;
   private current: Leadership | undefined;
   private readonly listeners = new Set<GateListener>();
+  /** A shard being handed off: held still, but no iteration may start. */
+  private draining = false;
+  /** Resolved when no iteration runs any more. */
+  private idle: (() => void)[] = [];
 
-  /** True while this replica holds the Lease. */
+  /** True while this replica holds the Lease (and, for a shard, does not hand it off). */
   get isOpen(): boolean {
-    return this.open;
+    return this.open && !this.draining;
   }
 
   /** The holding the gate is open for, or undefined while closed. */
   get holding(): Leadership | undefined {
-    return this.open ? this.current : undefined;
+    return this.isOpen ? this.current : undefined;
+  }
+
+  /**
+   * A shard's hand-off begins: no new iteration starts and the running one is
+   * told to stop (its signal aborts), while the holding goes on, so a later
+   * closeGate still arms the fault clock. Lasts until undrain().
+   */
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    if (this.open) for (const listener of this.listeners) listener.closed(undefined);
+  }
+
+  /** The hand-off is over (the shard released): the next holding opens the gate again. */
+  undrain(): void {
+    this.draining = false;
+  }
+
+  /** Resolves once no iteration runs. */
+  whenIdle(): Promise<void> {
+    if (this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
   }
 
   /** True while a singleton iteration runs (its body has not settled), leader or not. */
@@ -77,6 +103,10 @@ export class LeaderGate {
   /** A singleton iteration's body settled. */
   leave(): void {
     this.running = Math.max(0, this.running - 1);
+    if (this.running > 0) return;
+    const idle = this.idle;
+    this.idle = [];
+    for (const resolve of idle) resolve();
   }
 
   /** Leadership gained; `continued` as in {@link GateListener.opened}. */
@@ -84,6 +114,7 @@ export class LeaderGate {
     if (this.open) return;
     this.open = true;
     this.current = holding;
+    // Taken back while handing off: the running iteration is covered again, none starts.
     for (const listener of this.listeners) listener.opened(continued);
   }
 
@@ -91,6 +122,7 @@ export class LeaderGate {
   closeGate(faultAt: number | undefined): void {
     if (!this.open) return;
     this.open = false;
+    // While draining the loops already stopped; telling them again arms the fault clock.
     for (const listener of this.listeners) listener.closed(faultAt);
   }
 }

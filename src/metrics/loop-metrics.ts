@@ -280,6 +280,7 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
 
   let leader: InstanceType<PromClient["Gauge"]> | undefined;
   let transitions: InstanceType<PromClient["Counter"]> | undefined;
+  let shardsOwned: InstanceType<PromClient["Gauge"]> | undefined;
 
   return {
     registry,
@@ -364,6 +365,19 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
         gauge.set(isLeader ? 1 : 0);
         changes.inc();
       };
+    },
+    shardsOwned(loop) {
+      shardsOwned ??= new client.Gauge(
+        own({
+          name: "loopgroup_shards_owned",
+          help: "Shards of a sharded loop this process owns (holds the shard Lease of).",
+          labelNames: ["loop"] as const,
+          registers,
+        }),
+      );
+      const gauge = shardsOwned.labels(loop);
+      gauge.set(0);
+      return (owned) => gauge.set(owned);
     },
     async scrape() {
       const generic = registry as unknown as GenericRegistry;

@@ -74,6 +74,8 @@ export interface LoopMetrics {
   watch(source: () => GroupDetails): void;
   /** `loopgroup_leader` and `loopgroup_leader_transitions_total` for one lease. */
   leadership(lease: string): (isLeader: boolean) => void;
+  /** `loopgroup_shards_owned{loop}` for one sharded loop: set to the shards this process owns. */
+  shardsOwned(loop: string): (owned: number) => void;
   scrape(): Promise<MetricsAnswer>;
   /** Removes loopgroup's series from the registry (at `done`), so a later app can use it. */
   dispose(): void;

@@ -1,0 +1,447 @@
+/**
+ * The shard coordinator: membership and ownership for an app's sharded loops.
+ * Every retryPeriod (jittered) it renews this replica's member Lease, lists
+ * the app's Leases (one call: members and shard Leases alike), and asks the
+ * pure decision (assignment.ts) which shards to acquire and which to hand
+ * off. Each owned shard is one holding: a LeaderElector of the election core
+ * on the shard's Lease, driving the shard's gate, so every singleton rule
+ * holds per shard (gate closed at last renew + renewDeadline, the fault
+ * clock, release only once the shard's iteration ended, no write after
+ * shutdown but releases, a late acquire released before done).
+ *
+ * Traffic in a steady fleet, per retryPeriod: one PUT per owned shard (its
+ * elector's renew), one PUT of the member Lease, one list. Shard Leases not
+ * owned are observed through the list, never read one by one.
+ */
+import type {
+  LeaderElector,
+  LeaderGate,
+  LeaseApi,
+  LeaseNamespace,
+  ListedLease,
+  Observed,
+} from "../leader/index.js";
+import { isLeaseValid, observe } from "../leader/index.js";
+import type { loadLeaseKit } from "../leader/index.js";
+import { errorMessage, type Logger } from "../logger.js";
+import { now, sleep, withTimeout } from "../time.js";
+import { assign, type ShardView } from "./assignment.js";
+import {
+  GROUP_LABEL,
+  LOOP_LABEL,
+  memberLeaseName,
+  ROLE_LABEL,
+  shardLeaseName,
+  SHARDS_KEY,
+} from "./names.js";
+
+/** The election pieces the coordinator builds from (leader/election.ts's leaseKit). */
+export type LeaseKit = Awaited<ReturnType<typeof loadLeaseKit>>;
+type Config = ReturnType<LeaseKit["resolve"]>;
+
+/** One sharded loop, as the coordinator sees it. */
+export interface ShardedLoop {
+  /** The loop's declared name (`TenantSync.sync`). */
+  readonly name: string;
+  readonly slug: string;
+  readonly count: number;
+  /** One gate per shard: the copy `Name[i]` waits on `gates[i]`. */
+  readonly gates: readonly LeaderGate[];
+}
+
+/** What `?verbose` shows under `shards`. */
+export interface ShardDetails {
+  readonly identity: string;
+  /** Identities of the unexpired member Leases last seen (this replica included). */
+  readonly members: readonly string[];
+  /** Per loop: the shards owned, and a count disagreement if one was seen. */
+  readonly loops: Record<string, { owned: number[]; count: number; disagreement?: string }>;
+}
+
+/** A member Lease unseen for 10 × leaseDuration is deleted by whichever replica sees it. */
+export const STALE_MEMBER_FACTOR = 10;
+
+interface Holding {
+  readonly index: number;
+  readonly elector: LeaderElector;
+  readonly gate: LeaderGate;
+  handingOff: Promise<void> | undefined;
+}
+
+interface LoopState {
+  readonly loop: ShardedLoop;
+  readonly holdings: Map<number, Holding>;
+  disagreement: string | undefined;
+}
+
+const TIMED_OUT = Symbol("timed out");
+
+/** Membership, assignment and one elector per owned shard. */
+export class ShardCoordinator {
+  private readonly loops: LoopState[];
+  private readonly api: LeaseNamespace;
+  private readonly member: LeaseApi;
+  private readonly memberName: string;
+  private memberVersion: string | undefined;
+  private memberAcquiredAt = "";
+  /** Every Lease of the app as last listed, observed on the monotonic clock. */
+  private readonly observed = new Map<string, Observed>();
+  private members: string[] = [];
+  private rounds = 0;
+  private active = true;
+  private running: Promise<void> | undefined;
+  private wake = new AbortController();
+  /** Deletes of stale member Leases in flight: close() waits for them. */
+  private readonly deleting = new Set<Promise<unknown>>();
+
+  constructor(
+    loops: readonly ShardedLoop[],
+    private readonly config: Config,
+    private readonly kit: LeaseKit,
+    private readonly logger: Logger,
+    /** Told the number of shards owned per loop when it changes (the gauge). */
+    private readonly onOwned: (loop: string, owned: number) => void = () => undefined,
+    private readonly random: () => number = Math.random,
+    private readonly wallClock: () => number = () => Date.now(),
+  ) {
+    this.loops = loops.map((loop) => ({ loop, holdings: new Map(), disagreement: undefined }));
+    this.api = kit.connect(config);
+    this.memberName = memberLeaseName(config.lease, config.identity);
+    this.member = this.api.lease(this.memberName, {
+      labels: { [GROUP_LABEL]: config.lease, [ROLE_LABEL]: "member" },
+      annotations: {
+        [SHARDS_KEY]: loops.map((l) => `${l.slug}=${l.count}`).join(","),
+      },
+    });
+  }
+
+  /** What `?verbose` shows: the members seen and the shards owned per loop. */
+  details(): ShardDetails {
+    const loops: ShardDetails["loops"] = {};
+    for (const state of this.loops) {
+      loops[state.loop.name] = {
+        owned: this.owned(state),
+        count: state.loop.count,
+        ...(state.disagreement === undefined ? {} : { disagreement: state.disagreement }),
+      };
+    }
+    return { identity: this.config.identity, members: [...this.members], loops };
+  }
+
+  /** Starts the rounds. Idempotent. */
+  start(): void {
+    this.running ??= this.loop().catch((error: unknown) => {
+      this.logger.error({ error: errorMessage(error) }, "shard coordination stopped");
+    });
+  }
+
+  /**
+   * Shutdown began: no round, no acquire and no write any more but releases
+   * (holdings keep renewing until release()).
+   */
+  stopAcquiring(): void {
+    this.active = false;
+    this.wake.abort();
+    for (const state of this.loops) {
+      for (const holding of state.holdings.values()) holding.elector.stopAcquiring();
+    }
+  }
+
+  /**
+   * After the sharded loops stopped (an `onShutdown` hook): releases every
+   * shard whose iteration has ended (one still running keeps its Lease, as a
+   * singleton's would), then deletes the member Lease.
+   */
+  async release(): Promise<void> {
+    this.stopAcquiring();
+    await this.running;
+    const all = this.loops.flatMap((state) => [...state.holdings.values()]);
+    await Promise.all(all.map((holding) => holding.handingOff ?? holding.elector.release()));
+    for (const state of this.loops) this.onOwned(state.loop.name, this.owned(state).length);
+    const deleted = await this.bounded((signal) => this.api.remove(this.memberName, signal)).catch(
+      (error: unknown) => error,
+    );
+    if (deleted === TIMED_OUT || deleted instanceof Error) {
+      this.logger.warn(
+        { lease: this.memberName, error: errorMessage(deleted) },
+        "could not delete the member Lease; it expires by its duration",
+      );
+    }
+  }
+
+  /** The app is done: every elector closes (a late acquire is released first). */
+  async close(): Promise<void> {
+    this.stopAcquiring();
+    await this.running;
+    const all = this.loops.flatMap((state) => [...state.holdings.values()]);
+    await Promise.all([...all.map((holding) => holding.elector.close()), ...this.deleting]);
+  }
+
+  private owned(state: LoopState): number[] {
+    return [...state.holdings.values()]
+      .filter((holding) => holding.elector.isLeader)
+      .map((holding) => holding.index)
+      .sort((a, b) => a - b);
+  }
+
+  private async loop(): Promise<void> {
+    const { retryPeriod } = this.config;
+    while (this.active) {
+      await this.round();
+      if (!this.active) return;
+      if (this.wake.signal.aborted) this.wake = new AbortController();
+      await sleep(retryPeriod * (1 + this.random() * 0.2), this.wake.signal);
+    }
+  }
+
+  /** One round: renew the member Lease, list, decide, act. */
+  private async round(): Promise<void> {
+    this.rounds += 1;
+    await this.renewMember();
+    if (!this.active) return;
+    const listed = await this.bounded((signal) =>
+      this.api.list(`${GROUP_LABEL}=${this.config.lease}`, signal),
+    ).catch((error: unknown) => error);
+    if (!this.active) return;
+    if (listed === TIMED_OUT || listed instanceof Error || !Array.isArray(listed)) {
+      this.logger.warn(
+        { lease: this.config.lease, error: errorMessage(listed) },
+        "could not list the Leases; keeping the shards held, acquiring none",
+      );
+      return;
+    }
+    const at = now();
+    const leases = listed as ListedLease[];
+    const seen = new Set<string>();
+    for (const lease of leases) {
+      seen.add(lease.name);
+      this.observed.set(lease.name, observe(this.observed.get(lease.name), lease.record, at));
+    }
+    for (const name of [...this.observed.keys()]) if (!seen.has(name)) this.observed.delete(name);
+    const live = (lease: ListedLease): boolean =>
+      lease.record.holderIdentity !== "" && isLeaseValid(this.observed.get(lease.name), at);
+    const memberLeases = leases.filter((l) => l.labels[ROLE_LABEL] === "member");
+    const liveMembers = memberLeases.filter(live);
+    this.members = [
+      ...new Set([this.config.identity, ...liveMembers.map((l) => l.record.holderIdentity)]),
+    ].sort();
+    this.collectStaleMembers(memberLeases, at);
+    // The first round only announces this replica: the others' member Leases are seen from the next.
+    if (this.rounds === 1) return;
+    for (const state of this.loops) this.decide(state, leases, liveMembers, live, at);
+  }
+
+  private decide(
+    state: LoopState,
+    leases: readonly ListedLease[],
+    liveMembers: readonly ListedLease[],
+    live: (lease: ListedLease) => boolean,
+    at: number,
+  ): void {
+    const { loop } = state;
+    const disagreement = this.disagreement(loop, leases, liveMembers, live);
+    if (disagreement !== state.disagreement) {
+      state.disagreement = disagreement;
+      if (disagreement !== undefined) {
+        this.logger.error(
+          { loop: loop.name, shards: loop.count, disagreement },
+          `sharded loop ${loop.name}: another replica runs it with a different shard count (${disagreement}); every replica must agree on shards. Staying in standby until they do: deploy one count everywhere`,
+        );
+      }
+    }
+    if (disagreement !== undefined) {
+      for (const holding of state.holdings.values()) this.handOff(state, holding);
+      return;
+    }
+    const views: ShardView[] = [];
+    for (let index = 0; index < loop.count; index += 1) {
+      const name = shardLeaseName(this.config.lease, loop.slug, index);
+      views.push({ index, observed: this.observed.get(name) });
+    }
+    // An acquire that lost the race: another replica holds the shard now; stop trying.
+    for (const holding of state.holdings.values()) {
+      const view = views[holding.index];
+      const holder = view?.observed?.record.holderIdentity ?? "";
+      if (
+        holding.handingOff === undefined &&
+        !holding.elector.isLeader &&
+        holder !== "" &&
+        holder !== this.config.identity &&
+        isLeaseValid(view?.observed, at)
+      ) {
+        this.handOff(state, holding);
+      }
+    }
+    const active = new Set(
+      [...state.holdings.values()].filter((h) => h.handingOff === undefined).map((h) => h.index),
+    );
+    const leaving = new Set(
+      [...state.holdings.values()].filter((h) => h.handingOff !== undefined).map((h) => h.index),
+    );
+    const decision = assign({
+      me: this.config.identity,
+      count: loop.count,
+      owned: active,
+      shards: views.filter((view) => !leaving.has(view.index)),
+      members: this.members,
+      now: at,
+    });
+    for (const index of decision.release) {
+      const holding = state.holdings.get(index);
+      if (holding !== undefined) this.handOff(state, holding);
+    }
+    for (const index of decision.acquire) this.acquire(state, index, views[index]);
+  }
+
+  /** A live Lease announcing another count for this loop, or undefined when all agree. */
+  private disagreement(
+    loop: ShardedLoop,
+    leases: readonly ListedLease[],
+    liveMembers: readonly ListedLease[],
+    live: (lease: ListedLease) => boolean,
+  ): string | undefined {
+    for (const member of liveMembers) {
+      const announced = (member.annotations[SHARDS_KEY] ?? "")
+        .split(",")
+        .map((pair) => pair.split("="))
+        .find(([slug]) => slug === loop.slug)?.[1];
+      if (announced !== undefined && Number(announced) !== loop.count) {
+        return `member ${member.record.holderIdentity} announces ${announced} shards, this replica ${loop.count}`;
+      }
+    }
+    for (const lease of leases) {
+      if (lease.labels[ROLE_LABEL] !== "shard" || lease.labels[LOOP_LABEL] !== loop.slug) continue;
+      const count = lease.labels[SHARDS_KEY];
+      if (count !== undefined && Number(count) !== loop.count && live(lease)) {
+        return `Lease ${lease.name} held by ${lease.record.holderIdentity} for ${count} shards, this replica ${loop.count}`;
+      }
+    }
+    return undefined;
+  }
+
+  /** Starts an elector on a free or expired shard, primed with what the list showed of its Lease. */
+  private acquire(state: LoopState, index: number, view: ShardView | undefined): void {
+    if (!this.active || state.holdings.has(index)) return;
+    const { loop } = state;
+    const gate = loop.gates[index];
+    if (gate === undefined) return;
+    const lease = shardLeaseName(this.config.lease, loop.slug, index);
+    const api = this.api.lease(lease, {
+      labels: {
+        [GROUP_LABEL]: this.config.lease,
+        [ROLE_LABEL]: "shard",
+        [LOOP_LABEL]: loop.slug,
+        [SHARDS_KEY]: String(loop.count),
+      },
+    });
+    const elector = this.kit.elector(api, { ...this.config, lease }, gate, this.logger, () =>
+      this.onOwned(loop.name, this.owned(state).length),
+    );
+    const listed = view?.observed;
+    elector.prime(listed, "");
+    const holding: Holding = { index, elector, gate, handingOff: undefined };
+    state.holdings.set(index, holding);
+    elector.start();
+  }
+
+  /**
+   * Hands a shard off: its iteration is told to stop and no new one starts;
+   * once it has ended, the Lease is released and the holding forgotten.
+   */
+  private handOff(state: LoopState, holding: Holding): void {
+    if (holding.handingOff !== undefined) return;
+    holding.gate.drain();
+    holding.elector.stopAcquiring();
+    holding.handingOff = (async () => {
+      await holding.gate.whenIdle();
+      await holding.elector.release();
+      await holding.elector.close();
+      state.holdings.delete(holding.index);
+      holding.gate.undrain();
+      this.onOwned(state.loop.name, this.owned(state).length);
+    })().catch((error: unknown) => {
+      this.logger.error(
+        { loop: state.loop.name, shard: holding.index, error: errorMessage(error) },
+        "shard hand-off failed",
+      );
+    });
+  }
+
+  /** Renews this replica's member Lease: create it once, then PUT with the version last written. */
+  private async renewMember(): Promise<void> {
+    const wall = this.wallClock();
+    const stamp = new Date(wall).toISOString().slice(0, 23) + "000Z";
+    if (this.memberAcquiredAt === "") this.memberAcquiredAt = stamp;
+    const record = {
+      holderIdentity: this.config.identity,
+      leaseDurationSeconds: Math.max(1, Math.ceil(this.config.leaseDuration / 1_000)),
+      acquireTime: this.memberAcquiredAt,
+      renewTime: stamp,
+      leaseTransitions: 0,
+    };
+    const written = await this.bounded(async (signal) => {
+      if (this.memberVersion === undefined) {
+        const current = await this.member.get(signal);
+        if (current === undefined) return this.member.create(record, signal);
+        return this.member.update(record, current.resourceVersion, signal);
+      }
+      return this.member.update(record, this.memberVersion, signal);
+    }).catch((error: unknown) => error);
+    if (written === TIMED_OUT || written instanceof Error) {
+      // A 409 (or anything else): read it again next round.
+      this.memberVersion = undefined;
+      this.logger.debug(
+        { lease: this.memberName, error: errorMessage(written) },
+        "could not renew the member Lease; retrying next round",
+      );
+      return;
+    }
+    this.memberVersion = (written as { resourceVersion: string }).resourceVersion;
+  }
+
+  /** Deletes member Leases unchanged for 10 × leaseDuration (replicas gone by kill -9). */
+  private collectStaleMembers(members: readonly ListedLease[], at: number): void {
+    const stale = STALE_MEMBER_FACTOR * this.config.leaseDuration;
+    for (const member of members) {
+      if (member.name === this.memberName) continue;
+      const seen = this.observed.get(member.name);
+      if (seen === undefined || at - seen.at < stale) continue;
+      this.observed.delete(member.name);
+      const deleting = this.bounded((signal) => this.api.remove(member.name, signal)).catch(
+        () => undefined,
+      );
+      this.deleting.add(deleting);
+      void deleting.then(() => this.deleting.delete(deleting));
+      this.logger.info(
+        { lease: member.name },
+        "deleted a member Lease unrenewed for 10 × leaseDuration",
+      );
+    }
+  }
+
+  private bounded<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T | typeof TIMED_OUT> {
+    const controller = new AbortController();
+    return withTimeout<T | typeof TIMED_OUT>(
+      call(controller.signal),
+      this.config.callTimeout,
+      TIMED_OUT,
+      controller,
+    );
+  }
+}
+
+/**
+ * Builds the coordinator for an app's sharded loops (loaded lazily by the
+ * door): validates the leaderElection option and connects to the namespace.
+ */
+export function createShardCoordinator(
+  kit: LeaseKit,
+  option: unknown,
+  env: NodeJS.ProcessEnv,
+  loops: readonly ShardedLoop[],
+  logger: Logger,
+  onOwned?: (loop: string, owned: number) => void,
+): ShardCoordinator {
+  const config = kit.resolve(option, env);
+  return new ShardCoordinator(loops, config, kit, logger, onOwned);
+}
