@@ -2,7 +2,8 @@
 // server-side expiry), for elector tests under fake timers: each replica gets
 // a LeaseApi onto it with its own faults.
 import type { LeaseApi } from "../../src/leader/elector.js";
-import { LeaseApiError, type LeaseRead } from "../../src/leader/lease-client.js";
+import type { LeaseNamespace } from "../../src/leader/election.js";
+import { LeaseApiError, type LeaseMeta, type LeaseRead } from "../../src/leader/lease-client.js";
 import type { LeaseRecord } from "../../src/leader/record.js";
 import { forever } from "./deferred.js";
 
@@ -84,3 +85,106 @@ export const noFaults = (): StoreFaults => ({
   conflicts: 0,
   writeDelayMs: 0,
 });
+
+/** One Lease of a {@link LeaseNamespaceStore}. */
+interface StoredLease {
+  record: LeaseRecord;
+  resourceVersion: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+/**
+ * A namespace's Leases in memory with the API server's rules (resourceVersion,
+ * 409 Conflict on a stale PUT, 409 AlreadyExists on a second POST, 404 on a
+ * PUT of a missing Lease, list by label selector `k=v[,k=v]`, delete by
+ * name, no server-side expiry), for sharded loops under fake timers: each
+ * replica gets a LeaseNamespace onto it with its own faults.
+ */
+export class LeaseNamespaceStore {
+  readonly leases = new Map<string, StoredLease>();
+  /** Every request as it was sent: who, what, when (Date.now()). */
+  readonly requests: { client: string; method: string; name: string; at: number }[] = [];
+  private version = 1;
+
+  namespace(client: string, faults: StoreFaults): LeaseNamespace {
+    const path = (name: string): string =>
+      `/apis/coordination.k8s.io/v1/namespaces/jobs/leases${name ? `/${name}` : ""}`;
+    const gate = async (method: string, name: string): Promise<void> => {
+      this.requests.push({ client, method, name, at: Date.now() });
+      if (faults.hang) await forever();
+      if (faults.writeDelayMs > 0) {
+        await new Promise((resolve) => setTimeout(resolve, faults.writeDelayMs));
+      }
+      if (faults.hang) await forever();
+      if (faults.fail !== false) {
+        const status = faults.fail === true ? 503 : faults.fail;
+        throw new LeaseApiError(
+          `injected ${status}`,
+          status,
+          reasons[status] ?? "",
+          `${method} ${path(name)}`,
+        );
+      }
+    };
+    const readOf = (stored: StoredLease): LeaseRead => ({
+      record: stored.record,
+      resourceVersion: stored.resourceVersion,
+    });
+    const put = (name: string, record: LeaseRecord, meta: LeaseMeta): LeaseRead => {
+      const stored: StoredLease = {
+        record,
+        resourceVersion: String((this.version += 1)),
+        labels: { ...meta.labels },
+        annotations: { ...meta.annotations },
+      };
+      this.leases.set(name, stored);
+      return readOf(stored);
+    };
+    return {
+      lease: (name, meta) => ({
+        get: async () => {
+          await gate("GET", name);
+          const stored = this.leases.get(name);
+          return stored && readOf(stored);
+        },
+        create: async (record) => {
+          await gate("POST", name);
+          if (this.leases.has(name))
+            throw new LeaseApiError("exists", 409, "AlreadyExists", `POST ${path("")}`);
+          return put(name, record, meta);
+        },
+        update: async (record, resourceVersion) => {
+          await gate("PUT", name);
+          const stored = this.leases.get(name);
+          if (stored === undefined)
+            throw new LeaseApiError("not found", 404, "NotFound", `PUT ${path(name)}`);
+          if (faults.conflicts > 0 || stored.resourceVersion !== resourceVersion) {
+            faults.conflicts = Math.max(0, faults.conflicts - 1);
+            throw new LeaseApiError("conflict", 409, "Conflict", `PUT ${path(name)}`);
+          }
+          return put(name, record, meta);
+        },
+      }),
+      list: async (selector) => {
+        await gate("LIST", "");
+        const wanted = selector
+          .split(",")
+          .filter((term) => term !== "")
+          .map((term) => term.split("=") as [string, string]);
+        return [...this.leases.entries()]
+          .filter(([, stored]) => wanted.every(([k, v]) => stored.labels[k] === v))
+          .map(([name, stored]) => ({
+            name,
+            ...readOf(stored),
+            labels: { ...stored.labels },
+            annotations: { ...stored.annotations },
+          }));
+      },
+      remove: async (name) => {
+        await gate("DELETE", name);
+        this.leases.delete(name);
+      },
+    };
+  }
+}
