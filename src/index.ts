@@ -26,6 +26,7 @@ export {
   type GroupDetails,
   type Hook,
   type LoopContext,
+  type ShardInfo,
   type LoopGroupOptions,
   type LoopOptions,
   type LoopOverrides,

@@ -131,7 +131,9 @@ class Fleet {
       for (const shard of r.owned()) {
         const other = holders.get(shard);
         if (other !== undefined) {
-          this.violations.push(`shard ${shard} held by ${other} and ${r.identity} at ${Date.now()}`);
+          this.violations.push(
+            `shard ${shard} held by ${other} and ${r.identity} at ${Date.now()}`,
+          );
         }
         holders.set(shard, r.identity);
       }
