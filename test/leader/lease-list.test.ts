@@ -27,7 +27,7 @@ describe("LeaseClient: list, delete, labels (sharded loops)", () => {
         const request = {
           method: req.method ?? "",
           url: req.url ?? "",
-          body: text ? JSON.parse(text) : undefined,
+          body: (text ? JSON.parse(text) : undefined) as unknown,
         };
         seen.push(request);
         const { status, body } = answer(request);

@@ -63,13 +63,13 @@ class Fleet {
     return this.replicas.filter((r) => !r.killed && !r.done);
   }
 
-  async spawn(): Promise<Replica> {
+  async spawn(count = this.count): Promise<Replica> {
     const r = new Replica(`r${(this.generation += 1)}`);
     this.replicas.push(r);
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const fleet = this;
     class Sync {
-      @Loop({ shards: fleet.count, interval: 100 })
+      @Loop({ shards: count, interval: 100 })
       async tenants(ctx: LoopContext): Promise<void> {
         await fleet.iteration(r, ctx);
       }
@@ -177,7 +177,7 @@ async function untilBalanced(
 async function stopAll(clock: sinon.SinonFakeTimers, fleet: Fleet): Promise<void> {
   const apps = fleet.replicas.map((r) => r.app);
   for (const r of fleet.replicas) r.faults.hang = false;
-  const done = Promise.all(apps.map((app) => app?.shutdown("end of test")));
+  const done = Promise.all(apps.map((app) => app?.shutdown("end of test") ?? Promise.resolve()));
   await clock.tickAsync(15_000);
   await done;
 }
@@ -279,17 +279,12 @@ describe("sharded loops: a fleet of in-process replicas", function () {
       fleet = new Fleet(4, 100);
       await fleet.spawn();
       await advance(clock, fleet, 3 * retryPeriod);
-      const other = new Fleet(6, 100);
-      // The second replica runs the same loop with 6 shards, on the same namespace.
-      const store = fleet.store;
-      const first = fleet;
-      fleet = Object.assign(other, { store }) as Fleet;
-      (other.replicas as Replica[]).push(...first.replicas);
-      const odd = await other.spawn();
-      await advance(clock, other, 3 * retryPeriod);
+      // A second replica runs the same loop with 6 shards, on the same namespace.
+      const odd = await fleet.spawn(6);
+      await advance(clock, fleet, 3 * retryPeriod);
       expect(odd.owned()).to.deep.equal([]);
       expect(odd.errors.join("\n")).to.match(/different shard count/);
-      await stopAll(clock, other);
+      await stopAll(clock, fleet);
     } finally {
       fleet = undefined;
       sandbox.restore();
@@ -308,21 +303,23 @@ describe("sharded loops: a fleet of in-process replicas", function () {
   };
   const leave = (slot: number): Cmd => ({
     check: () => true,
-    run: async (_m, w) => {
+    run: (_m, w) => {
       const r = w.fleet.live()[slot % Math.max(1, w.fleet.live().length)];
-      if (r === undefined || w.fleet.live().length <= 1) return;
+      if (r === undefined || w.fleet.live().length <= 1) return Promise.resolve();
       void r.app?.shutdown("SIGTERM");
       w.last = "leave";
+      return Promise.resolve();
     },
     toString: () => `leave(${slot})`,
   });
   const crash = (slot: number): Cmd => ({
     check: () => true,
-    run: async (_m, w) => {
+    run: (_m, w) => {
       const r = w.fleet.live()[slot % Math.max(1, w.fleet.live().length)];
-      if (r === undefined || w.fleet.live().length <= 1) return;
+      if (r === undefined || w.fleet.live().length <= 1) return Promise.resolve();
       w.fleet.kill(r);
       w.last = "crash";
+      return Promise.resolve();
     },
     toString: () => `crash(${slot})`,
   });
