@@ -39,6 +39,7 @@ describe("options", () => {
         retryFor: Infinity,
         concurrency: 1,
         singleton: false,
+        shards: undefined,
         schedule: undefined,
         timeZone: undefined,
       });

@@ -338,6 +338,7 @@ describe("queue workers", () => {
       "retryFor",
       "concurrency",
       "singleton",
+      "shards",
       "schedule",
       "timeZone",
       "backoff.initial",

@@ -209,7 +209,7 @@ describe("singleton loops", () => {
     });
     expect(app.group.details()).to.not.have.property("leader");
     expect(log.messages("warn")).to.include(
-      "leaderElection is set but no loop is singleton: no election runs",
+      "leaderElection is set but no loop is singleton or sharded: no election runs",
     );
     await clock().tickAsync(60_000); // an elector would have tried (and logged) by now
     expect(log.lines.filter((l) => "lease" in l.fields)).to.deep.equal([]);
