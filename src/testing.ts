@@ -4,7 +4,8 @@
  * processes (`npx loopgroup fake-apiserver`).
  *
  * What the real one enforces, it does too: 404, 409 AlreadyExists, 409
- * Conflict on a stale resourceVersion, 422 without one, 400 on a MicroTime
+ * Conflict on a stale resourceVersion or a DELETE precondition, LeaseLists
+ * with label and field selectors, 422 without one, 400 on a MicroTime
  * without six fractional digits, resourceVersion bumped on every write,
  * Status bodies, no server-side expiry. It can partition a client (drop its
  * requests, answer 503 or 429), slow it down, or inject conflicts. It also
@@ -15,12 +16,15 @@
  *
  * Longer than the house's 300-line aim on purpose: it is one fake, the API
  * server's Lease (and Event) rules in one place, so that a test reads them
- * beside each other.
+ * beside each other. LIST (selectors, paging) and DELETE (preconditions) are
+ * in testing-list.ts.
  */
+import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createTlsServer } from "node:https";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
+import { listLeases, preconditionFailure, renderLease, status } from "./testing-list.js";
 
 /**
  * Serve over HTTPS with this key and certificate (PEM). With `ca` and
@@ -58,34 +62,30 @@ export interface PortFaults {
 
 /** A Lease as the fake stores it. */
 export interface StoredLease {
-  metadata: { name: string; namespace: string; resourceVersion: string; uid: string };
+  metadata: {
+    name: string;
+    namespace: string;
+    resourceVersion: string;
+    /** A fresh UUID per create, as the API server gives: a Lease deleted and created again has a new one. */
+    uid: string;
+    /** Kept from the create or the last update, for `labelSelector`. */
+    labels?: Record<string, string>;
+  };
   spec: Record<string, unknown>;
 }
 
-/** One write the fake accepted, for assertions. */
+/** One write the fake accepted, for assertions (a DELETE carries the spec it removed). */
 export interface Write {
   readonly client: string;
-  readonly method: "POST" | "PUT";
+  readonly method: "POST" | "PUT" | "DELETE";
   readonly spec: Record<string, unknown>;
   readonly at: number;
 }
 
 const notFound = (name: string): Record<string, unknown> =>
-  status(404, "NotFound", `leases.coordination.k8s.io "${name}" not found`);
+  status(404, "NotFound", `leases.coordination.k8s.io "${name}" not found`, name);
 
 const MICRO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
-
-function status(code: number, reason: string, message: string): Record<string, unknown> {
-  return {
-    kind: "Status",
-    apiVersion: "v1",
-    metadata: {},
-    status: "Failure",
-    message,
-    reason,
-    code,
-  };
-}
 
 /** One Event the fake accepted. */
 export interface RecordedEvent {
@@ -94,7 +94,7 @@ export interface RecordedEvent {
   readonly body: Record<string, unknown>;
 }
 
-/** Every request, for assertions on credentials. */
+/** Every request, for assertions on credentials and for counting a client's traffic. */
 export interface SeenRequest {
   readonly client: string;
   readonly method: string;
@@ -102,6 +102,10 @@ export interface SeenRequest {
   readonly authorization: string | undefined;
   /** The CN of the client certificate presented over TLS (one the `ca` signed), or undefined. */
   readonly clientCertificate?: string | undefined;
+  /** The User-Agent header, if the client sent one. */
+  readonly userAgent: string | undefined;
+  /** When it arrived (Date.now()). */
+  readonly at: number;
 }
 
 /**
@@ -227,6 +231,8 @@ export class FakeKubeApi {
       path,
       authorization,
       clientCertificate,
+      userAgent: req.headers["user-agent"],
+      at: Date.now(),
     });
     if (faults.mode === "drop") return; // a partition: the request goes nowhere
     if (this.authenticate && !this.authenticate({ authorization, clientCertificate })) {
@@ -252,11 +258,17 @@ export class FakeKubeApi {
       : null;
     if (events && req.method === "POST") return this.event(client, events[1] ?? "", chunks, res);
     const match = path.startsWith(prefix)
-      ? /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/?]+))?$/.exec(
+      ? /^\/apis\/coordination\.k8s\.io\/v1\/(?:namespaces\/([^/]+)\/)?leases(?:\/([^/?]+))?$/.exec(
           path.slice(prefix.length),
         )
       : null;
-    if (!match)
+    if (match && req.method === "GET" && match[2] === undefined) {
+      const namespace = match[1] === undefined ? undefined : decodeURIComponent(match[1]);
+      const query = new URL(req.url ?? "/", "http://x").searchParams;
+      const list = listLeases([...this.leases.values()], namespace, query, this.revision);
+      return this.send(res, list.code, list.body);
+    }
+    if (!match || match[1] === undefined)
       return this.send(
         res,
         404,
@@ -265,8 +277,9 @@ export class FakeKubeApi {
     const namespace = decodeURIComponent(match[1] ?? "");
     const name = match[2] === undefined ? undefined : decodeURIComponent(match[2]);
     let body: {
-      metadata?: { name?: string; resourceVersion?: string };
+      metadata?: { name?: string; resourceVersion?: string; labels?: Record<string, string> };
       spec?: Record<string, unknown>;
+      preconditions?: { uid?: string; resourceVersion?: string };
     } = {};
     if (chunks.length > 0) {
       try {
@@ -289,7 +302,12 @@ export class FakeKubeApi {
         return this.send(
           res,
           409,
-          status(409, "AlreadyExists", `leases.coordination.k8s.io "${leaseName}" already exists`),
+          status(
+            409,
+            "AlreadyExists",
+            `leases.coordination.k8s.io "${leaseName}" already exists`,
+            leaseName,
+          ),
         );
       }
       const lease: StoredLease = {
@@ -297,7 +315,8 @@ export class FakeKubeApi {
           name: leaseName,
           namespace,
           resourceVersion: this.bump(),
-          uid: `uid-${leaseName}`,
+          uid: randomUUID(),
+          ...(body.metadata?.labels ? { labels: { ...body.metadata.labels } } : {}),
         },
         spec: body.spec ?? {},
       };
@@ -326,13 +345,40 @@ export class FakeKubeApi {
             409,
             "Conflict",
             `Operation cannot be fulfilled on leases.coordination.k8s.io "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+            name,
           ),
         );
       }
       lease.spec = body.spec ?? {};
+      if (body.metadata?.labels) lease.metadata.labels = { ...body.metadata.labels };
+      else delete lease.metadata.labels;
       lease.metadata.resourceVersion = this.bump();
       this.writes.push({ client, method: "PUT", spec: lease.spec, at: Date.now() });
       return this.send(res, 200, this.render(lease));
+    }
+    if (req.method === "DELETE" && name !== undefined) {
+      const lease = this.leases.get(key(name));
+      if (!lease) return this.send(res, 404, notFound(name));
+      const failed = preconditionFailure(lease, body.preconditions);
+      if (failed) return this.send(res, 409, status(409, "Conflict", failed, name));
+      this.leases.delete(key(name));
+      this.bump();
+      this.writes.push({ client, method: "DELETE", spec: lease.spec, at: Date.now() });
+      // genericregistry.Store.finalizeDelete without ReturnDeletedObject (the Lease
+      // registry's case): 200 and a Success Status naming the deleted object, whose
+      // details.kind is the resource, "leases", and which carries no code.
+      return this.send(res, 200, {
+        kind: "Status",
+        apiVersion: "v1",
+        metadata: {},
+        status: "Success",
+        details: {
+          name,
+          group: "coordination.k8s.io",
+          kind: "leases",
+          uid: lease.metadata.uid,
+        },
+      });
     }
     return this.send(res, 405, status(405, "MethodNotAllowed", "method not allowed"));
   }
@@ -399,12 +445,7 @@ export class FakeKubeApi {
   }
 
   private render(lease: StoredLease): Record<string, unknown> {
-    return {
-      apiVersion: "coordination.k8s.io/v1",
-      kind: "Lease",
-      metadata: { ...lease.metadata },
-      spec: { ...lease.spec },
-    };
+    return renderLease(lease);
   }
 
   /** A 422 Invalid Status, as the API server answers a request it refuses to accept. */
@@ -494,9 +535,17 @@ export class FakeLeaseServer {
     this.api.setFaults(CLIENT, { latencyMs: ms });
   }
 
-  /** Every write the fake accepted (POST and PUT), for assertions. */
+  /** Every write the fake accepted (POST, PUT and DELETE), for assertions. */
   get writes(): readonly Write[] {
     return this.api.writes;
+  }
+
+  /**
+   * Every request received, with its method, path, User-Agent and time: count
+   * a client's traffic by filtering on them.
+   */
+  get requests(): readonly SeenRequest[] {
+    return this.api.requests;
   }
 
   /** Closes the port and every connection. */

@@ -18,8 +18,13 @@ function call(url: string, method: string, path: string, body?: unknown): Promis
       );
     });
     req.on("error", reject);
-    if (body !== undefined) req.setHeader("Content-Type", "application/json");
-    req.end(body === undefined ? undefined : JSON.stringify(body));
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    if (data !== undefined) {
+      req.setHeader("Content-Type", "application/json");
+      // Node sends a DELETE's body neither chunked nor sized unless told its length.
+      req.setHeader("Content-Length", Buffer.byteLength(data));
+    }
+    req.end(data);
   });
 }
 
@@ -63,6 +68,147 @@ describe("loopgroup/testing: FakeLeaseServer", () => {
     const spec = { holderIdentity: "a", renewTime: "2026-12-05T12:00:00Z" };
     const answer = await call(api.url, "POST", LEASES, { metadata: { name: "r" }, spec });
     expect(answer.status).to.equal(400);
+  });
+
+  const create = (name: string, labels?: Record<string, string>, namespace = "jobs") =>
+    call(api.url, "POST", `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`, {
+      metadata: { name, ...(labels ? { labels } : {}) },
+      spec: { holderIdentity: name },
+    });
+  const list = (query = "", namespace: string | null = "jobs") =>
+    call(
+      api.url,
+      "GET",
+      `/apis/coordination.k8s.io/v1/${namespace === null ? "" : `namespaces/${namespace}/`}leases${query}`,
+    );
+  const names = (answer: Answer): string[] =>
+    (answer.body.items as { metadata: { name: string } }[]).map((i) => i.metadata.name);
+
+  it("lists Leases as a LeaseList: current resourceVersion, items by name without kind, one namespace or all", async () => {
+    const empty = await list();
+    expect(empty.status).to.equal(200);
+    expect(empty.body).to.deep.include({
+      kind: "LeaseList",
+      apiVersion: "coordination.k8s.io/v1",
+      items: [],
+    });
+    await create("b");
+    await create("a", { role: "member" });
+    await create("c", undefined, "other");
+    const answer = await list();
+    expect(names(answer)).to.deep.equal(["a", "b"]);
+    const items = answer.body.items as Record<string, unknown>[];
+    expect(items[0]).to.not.have.property("kind");
+    expect(items[0]).to.deep.include({ spec: { holderIdentity: "a" } });
+    expect((items[0]?.metadata as { labels: unknown }).labels).to.deep.equal({ role: "member" });
+    const version = (answer.body.metadata as { resourceVersion: string }).resourceVersion;
+    const c = await call(api.url, "GET", "/apis/coordination.k8s.io/v1/namespaces/other/leases/c");
+    expect(version, "the list's resourceVersion is the store's latest").to.equal(
+      (c.body.metadata as { resourceVersion: string }).resourceVersion,
+    );
+    expect(names(await list("", null))).to.deep.equal(["a", "b", "c"]);
+  });
+
+  it("lists by labelSelector (=, ==, !=, exists, !exists, in, notin) and fieldSelector, and answers 400 to one it cannot parse", async () => {
+    await create("m-a", { "loopgroup.dev/member": "sync", zone: "x" });
+    await create("m-b", { "loopgroup.dev/member": "sync", zone: "y" });
+    await create("m-c", { "loopgroup.dev/member": "other" });
+    await create("shard-0");
+    const select = async (selector: string) =>
+      names(await list(`?labelSelector=${encodeURIComponent(selector)}`));
+    expect(await select("loopgroup.dev/member=sync")).to.deep.equal(["m-a", "m-b"]);
+    expect(await select("loopgroup.dev/member==sync,zone=y")).to.deep.equal(["m-b"]);
+    expect(await select("loopgroup.dev/member!=sync")).to.deep.equal(["m-c", "shard-0"]);
+    expect(await select("zone")).to.deep.equal(["m-a", "m-b"]);
+    expect(await select("!zone")).to.deep.equal(["m-c", "shard-0"]);
+    expect(await select("zone in (x, z)")).to.deep.equal(["m-a"]);
+    expect(await select("zone notin (x)")).to.deep.equal(["m-b", "m-c", "shard-0"]);
+    expect(await select("")).to.have.length(4);
+    expect(names(await list("?fieldSelector=metadata.name%3Dm-c"))).to.deep.equal(["m-c"]);
+    for (const bad of [
+      "?labelSelector=a%3D%3D%3Db",
+      "?labelSelector=-a%3Db",
+      "?fieldSelector=spec.holderIdentity%3Dx",
+    ]) {
+      const answer = await list(bad);
+      expect(answer.status, bad).to.equal(400);
+      expect(answer.body).to.include({ kind: "Status", reason: "BadRequest", code: 400 });
+    }
+  });
+
+  it("pages a list with limit and continue, as the API server does", async () => {
+    for (const name of ["a", "b", "c"]) await create(name);
+    const first = await list("?limit=2");
+    expect(names(first)).to.deep.equal(["a", "b"]);
+    const meta = first.body.metadata as { continue: string; remainingItemCount: number };
+    expect(meta.remainingItemCount).to.equal(1);
+    const rest = await list(`?limit=2&continue=${encodeURIComponent(meta.continue)}`);
+    expect(names(rest)).to.deep.equal(["c"]);
+    expect(rest.body.metadata).to.not.have.property("continue");
+    expect((await list("?continue=nonsense")).status).to.equal(400);
+  });
+
+  it("deletes a Lease: 200 and a Success Status naming it, then 404; a new create gets a new uid", async () => {
+    const created = await create("member-a", { m: "1" });
+    const uid = (created.body.metadata as { uid: string }).uid;
+    const deleted = await call(api.url, "DELETE", `${LEASES}/member-a`);
+    expect(deleted.status).to.equal(200);
+    expect(deleted.body).to.deep.equal({
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Success",
+      details: { name: "member-a", group: "coordination.k8s.io", kind: "leases", uid },
+    });
+    expect(api.lease("jobs", "member-a")).to.equal(undefined);
+    const again = await call(api.url, "DELETE", `${LEASES}/member-a`);
+    expect(again.status).to.equal(404);
+    expect(again.body).to.deep.include({
+      reason: "NotFound",
+      message: 'leases.coordination.k8s.io "member-a" not found',
+      details: { name: "member-a", group: "coordination.k8s.io", kind: "leases" },
+    });
+    expect(api.writes.map((w) => w.method)).to.deep.equal(["POST", "DELETE"]);
+    const recreated = await create("member-a");
+    expect((recreated.body.metadata as { uid: string }).uid).to.not.equal(uid);
+  });
+
+  it("refuses a DELETE whose preconditions do not hold with 409 Conflict, and keeps the Lease", async () => {
+    const created = await create("shard-3");
+    const { uid, resourceVersion } = created.body.metadata as {
+      uid: string;
+      resourceVersion: string;
+    };
+    const del = (preconditions: Record<string, string>) =>
+      call(api.url, "DELETE", `${LEASES}/shard-3`, {
+        kind: "DeleteOptions",
+        apiVersion: "v1",
+        preconditions,
+      });
+    const wrongUid = await del({ uid: "0000", resourceVersion });
+    expect(wrongUid.status).to.equal(409);
+    expect(wrongUid.body).to.deep.include({
+      reason: "Conflict",
+      code: 409,
+      message: `Operation cannot be fulfilled on leases.coordination.k8s.io "shard-3": StorageError: invalid object, Code: 4, Key: /registry/leases/jobs/shard-3, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: 0000, UID in object meta: ${uid}`,
+    });
+    const stale = await del({ resourceVersion: "1" });
+    expect(stale.status).to.equal(409);
+    expect(stale.body.message).to.include(
+      `Precondition failed: ResourceVersion in precondition: 1, ResourceVersion in object meta: ${resourceVersion}`,
+    );
+    expect(api.lease("jobs", "shard-3")).to.not.equal(undefined);
+    expect((await del({ uid, resourceVersion })).status).to.equal(200);
+    expect(api.lease("jobs", "shard-3")).to.equal(undefined);
+  });
+
+  it("counts requests per User-Agent, and keeps labels on update (dropped when the update has none)", async () => {
+    await create("l", { a: "1" });
+    const version = api.lease("jobs", "l")?.metadata.resourceVersion ?? "";
+    await call(api.url, "PUT", `${LEASES}/l`, { metadata: { resourceVersion: version }, spec: {} });
+    expect(api.lease("jobs", "l")?.metadata.labels).to.equal(undefined);
+    expect(api.requests.map((r) => r.method)).to.deep.equal(["POST", "PUT"]);
+    expect(api.requests.every((r) => r.userAgent === undefined && r.at > 0)).to.equal(true);
   });
 
   it('partition answers the chosen status until healed with "ok"', async () => {
