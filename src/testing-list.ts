@@ -34,9 +34,13 @@ export function renderLease(lease: StoredLease): Record<string, unknown> {
 
 /** A LeaseList item: a typed list's items carry no kind or apiVersion. */
 function item(lease: StoredLease): Record<string, unknown> {
-  const { labels, ...metadata } = lease.metadata;
+  const { labels, annotations, ...metadata } = lease.metadata;
   return {
-    metadata: { ...metadata, ...(labels ? { labels: { ...labels } } : {}) },
+    metadata: {
+      ...metadata,
+      ...(labels ? { labels: { ...labels } } : {}),
+      ...(annotations ? { annotations: { ...annotations } } : {}),
+    },
     spec: { ...lease.spec },
   };
 }

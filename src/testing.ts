@@ -68,8 +68,10 @@ export interface StoredLease {
     resourceVersion: string;
     /** A fresh UUID per create, as the API server gives: a Lease deleted and created again has a new one. */
     uid: string;
-    /** Kept from the create or the last update, for `labelSelector`. */
+    /** Kept from the create or the last update (which replaces them), for `labelSelector`. */
     labels?: Record<string, string>;
+    /** Kept from the create or the last update, which replaces them. */
+    annotations?: Record<string, string>;
   };
   spec: Record<string, unknown>;
 }
@@ -277,7 +279,12 @@ export class FakeKubeApi {
     const namespace = decodeURIComponent(match[1] ?? "");
     const name = match[2] === undefined ? undefined : decodeURIComponent(match[2]);
     let body: {
-      metadata?: { name?: string; resourceVersion?: string; labels?: Record<string, string> };
+      metadata?: {
+        name?: string;
+        resourceVersion?: string;
+        labels?: Record<string, string>;
+        annotations?: Record<string, string>;
+      };
       spec?: Record<string, unknown>;
       preconditions?: { uid?: string; resourceVersion?: string };
     } = {};
@@ -317,6 +324,7 @@ export class FakeKubeApi {
           resourceVersion: this.bump(),
           uid: randomUUID(),
           ...(body.metadata?.labels ? { labels: { ...body.metadata.labels } } : {}),
+          ...(body.metadata?.annotations ? { annotations: { ...body.metadata.annotations } } : {}),
         },
         spec: body.spec ?? {},
       };
@@ -352,6 +360,8 @@ export class FakeKubeApi {
       lease.spec = body.spec ?? {};
       if (body.metadata?.labels) lease.metadata.labels = { ...body.metadata.labels };
       else delete lease.metadata.labels;
+      if (body.metadata?.annotations) lease.metadata.annotations = { ...body.metadata.annotations };
+      else delete lease.metadata.annotations;
       lease.metadata.resourceVersion = this.bump();
       this.writes.push({ client, method: "PUT", spec: lease.spec, at: Date.now() });
       return this.send(res, 200, this.render(lease));

@@ -202,12 +202,21 @@ describe("loopgroup/testing: FakeLeaseServer", () => {
     expect(api.lease("jobs", "shard-3")).to.equal(undefined);
   });
 
-  it("counts requests per User-Agent, and keeps labels on update (dropped when the update has none)", async () => {
-    await create("l", { a: "1" });
+  it("counts requests per User-Agent, and keeps labels and annotations on update (dropped when the update has none)", async () => {
+    await call(api.url, "POST", LEASES, {
+      metadata: { name: "l", labels: { a: "1" }, annotations: { "loopgroup.dev/shards": "16" } },
+      spec: {},
+    });
+    expect(api.lease("jobs", "l")?.metadata.annotations).to.deep.equal({
+      "loopgroup.dev/shards": "16",
+    });
+    const listed = (await list()).body.items as { metadata: { annotations?: unknown } }[];
+    expect(listed[0]?.metadata.annotations).to.deep.equal({ "loopgroup.dev/shards": "16" });
     const version = api.lease("jobs", "l")?.metadata.resourceVersion ?? "";
     await call(api.url, "PUT", `${LEASES}/l`, { metadata: { resourceVersion: version }, spec: {} });
     expect(api.lease("jobs", "l")?.metadata.labels).to.equal(undefined);
-    expect(api.requests.map((r) => r.method)).to.deep.equal(["POST", "PUT"]);
+    expect(api.lease("jobs", "l")?.metadata.annotations).to.equal(undefined);
+    expect(api.requests.map((r) => r.method)).to.deep.equal(["POST", "GET", "PUT"]);
     expect(api.requests.every((r) => r.userAgent === undefined && r.at > 0)).to.equal(true);
   });
 
