@@ -78,6 +78,8 @@ const require = createRequire(import.meta.url);
 /** kubernetes-models' schema of each kind the examples use (the Kubernetes OpenAPI schemas). */
 const schemaFiles: Record<string, string> = {
   "apps/v1/Deployment": "kubernetes-models/_schemas/IoK8sApiAppsV1Deployment",
+  "autoscaling/v2/HorizontalPodAutoscaler":
+    "kubernetes-models/_schemas/IoK8sApiAutoscalingV2HorizontalPodAutoscaler",
   "policy/v1/PodDisruptionBudget": "kubernetes-models/_schemas/IoK8sApiPolicyV1PodDisruptionBudget",
   "rbac.authorization.k8s.io/v1/Role": "kubernetes-models/_schemas/IoK8sApiRbacV1Role",
   "rbac.authorization.k8s.io/v1/RoleBinding":
@@ -172,15 +174,17 @@ const HARD_EXIT_MARGIN_MS = 1_000;
 const CHECK_TIMEOUT_MS = 1_000;
 
 describe("example manifests (examples/kubernetes)", () => {
-  it("finds the manifests: two Deployments with their budgets, RBAC and PodMonitors", () => {
+  it("finds the manifests: three Deployments with their budgets, RBAC and PodMonitors", () => {
     expect(manifestFiles).to.include.members([
       "deployment.yaml",
       "singleton-report.yaml",
+      "tenant-sync.yaml",
       "podmonitor.yaml",
     ]);
     expect(deployments.map(({ object }) => object.metadata.name)).to.have.members([
       "order-worker",
       "singleton-report",
+      "tenant-sync",
     ]);
   });
 
@@ -350,6 +354,7 @@ describe("example manifests (examples/kubernetes)", () => {
     expect(monitors.map(({ object }) => object.metadata.name)).to.have.members([
       "order-worker",
       "singleton-report",
+      "tenant-sync",
     ]);
     for (const { file, object } of monitors) {
       const spec = object.spec as {
@@ -372,7 +377,7 @@ describe("example manifests (examples/kubernetes)", () => {
           endpoint.port,
         );
         expect(
-          // The queue worker maps METRICS itself; singleton-report leaves LOOPGROUP_METRICS to loopgroup.
+          // The queue worker maps METRICS itself; the others leave LOOPGROUP_METRICS to loopgroup.
           pod.containers.some(
             (c) => env(c, "METRICS") === "true" || env(c, "LOOPGROUP_METRICS") === "true",
           ),
@@ -501,6 +506,69 @@ describe("example manifests (examples/kubernetes)", () => {
       expect(allowed(rules, "delete", "coordination.k8s.io", "leases", lease)).to.equal(false);
       expect(allowed(rules, "list", "coordination.k8s.io", "leases")).to.equal(false);
     });
+  });
+});
+
+describe("example manifest of a sharded loop (examples/kubernetes/tenant-sync.yaml)", () => {
+  const objects = load("tenant-sync.yaml");
+  const deployment = objects.find((o) => o.kind === "Deployment") as KubeObject;
+  const pod = podOf(deployment);
+  const main = readFileSync(
+    fileURLToPath(new URL("../../examples/tenant-sync/main.ts", import.meta.url)),
+    "utf8",
+  );
+  const shards = Number(/@Loop\(\{ shards: (\d+)/.exec(main)?.[1]);
+
+  it("binds the pod's service account to a Role with get, list, create, update and delete on leases, and nothing else but Events", () => {
+    const binding = objects.find(
+      (o) =>
+        o.kind === "RoleBinding" &&
+        o.subjects?.some((s) => s.kind === "ServiceAccount" && s.name === pod.serviceAccountName),
+    );
+    const role = objects.find(
+      (o) => o.kind === "Role" && o.metadata.name === binding?.roleRef?.name,
+    );
+    const rules = role?.rules ?? [];
+    const leases = rules.filter(
+      (r) => r.apiGroups?.includes("coordination.k8s.io") && r.resources?.includes("leases"),
+    );
+    // Shard and member Leases are named at run time: no resourceNames.
+    expect(leases.flatMap((r) => r.verbs).sort()).to.deep.equal([
+      "create",
+      "delete",
+      "get",
+      "list",
+      "update",
+    ]);
+    expect(leases.every((r) => (r.resourceNames ?? []).length === 0)).to.equal(true);
+    expect(
+      rules.filter((r) => !leases.includes(r)).map((r) => [r.apiGroups, r.resources, r.verbs]),
+    ).to.deep.equal([[["events.k8s.io"], ["events"], ["create"]]]);
+    expect(rules.some((r) => r.verbs.includes("*") || r.resources?.includes("*"))).to.equal(false);
+    expect(env(pod.containers[0] as Container, "LOOPGROUP_LEASE")).to.equal("tenant-sync");
+  });
+
+  it("scales the Deployment on its sharded loop's utilization, never past the shard count", () => {
+    const hpa = objects.find((o) => o.kind === "HorizontalPodAutoscaler");
+    const spec = hpa?.spec as {
+      scaleTargetRef: { kind: string; name: string };
+      minReplicas: number;
+      maxReplicas: number;
+      metrics: {
+        pods: { metric: { name: string; selector: { matchLabels: { loop: string } } } };
+      }[];
+    };
+    expect(spec.scaleTargetRef).to.include({ kind: "Deployment", name: deployment.metadata.name });
+    expect(shards).to.equal(16);
+    expect(spec.maxReplicas, "a replica past the shard count would own nothing").to.be.at.most(
+      shards,
+    );
+    expect(spec.minReplicas).to.be.at.least(2);
+    const metric = spec.metrics[0]?.pods.metric;
+    expect(metric?.name).to.equal("loopgroup_loop_utilization");
+    expect(metric?.selector.matchLabels.loop).to.equal("TenantSync.sync");
+    expect(main).to.match(/class TenantSync\b/);
+    expect(main).to.include("ctx.idle()");
   });
 });
 

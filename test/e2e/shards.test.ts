@@ -82,7 +82,7 @@ describe("end to end: a sharded loop over three replicas", function () {
     const exit = await c.exited;
     expect(exit.code, "a SIGTERMed replica exits 0").to.equal(0);
     expect(
-      api.leases().some((l) => l.metadata.name.startsWith("tenants-member-c_")),
+      api.leases().some((l) => l.metadata.name.startsWith("tenants-member-c-")),
       "its member Lease is deleted",
     ).to.equal(false);
     const leftMs = await until(["a", "b"], [8, 8], 10_000);

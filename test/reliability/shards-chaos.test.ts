@@ -123,7 +123,7 @@ describe("reliability: a sharded loop of 16 shards over five replicas under chao
   const shardsOf = (r: Replica): number[] =>
     [...holders(api.allLeases(), NAME)].filter(([id]) => mine(r, id)).flatMap(([, s]) => s);
   const joinedAt = (r: Replica): number | undefined =>
-    api.allLeases().some((l) => l.metadata.name.startsWith(`${NAME}-member-${r.pod}_`))
+    api.allLeases().some((l) => l.metadata.name.startsWith(`${NAME}-member-${r.pod}-`))
       ? Date.now()
       : undefined;
 
