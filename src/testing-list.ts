@@ -4,7 +4,21 @@
  * fieldSelector, limit and continue) and DELETE's preconditions, each as the
  * Kubernetes API server answers them.
  */
-import type { StoredLease } from "./testing.js";
+/** A Lease as the fake stores it. */
+export interface StoredLease {
+  metadata: {
+    name: string;
+    namespace: string;
+    resourceVersion: string;
+    /** A fresh UUID per create, as the API server gives: a Lease deleted and created again has a new one. */
+    uid: string;
+    /** Kept from the create or the last update (which replaces them), for `labelSelector`. */
+    labels?: Record<string, string>;
+    /** Kept from the create or the last update, which replaces them. */
+    annotations?: Record<string, string>;
+  };
+  spec: Record<string, unknown>;
+}
 
 /** A Failure Status; with `name`, the details the API server adds for an error about one Lease. */
 export function status(

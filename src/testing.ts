@@ -24,7 +24,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from "node:https";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { listLeases, preconditionFailure, renderLease, status } from "./testing-list.js";
+import {
+  listLeases,
+  preconditionFailure,
+  renderLease,
+  status,
+  type StoredLease,
+} from "./testing-list.js";
+
+export type { StoredLease } from "./testing-list.js";
 
 /**
  * Serve over HTTPS with this key and certificate (PEM). With `ca` and
@@ -58,22 +66,6 @@ export interface PortFaults {
   latencyMs: number;
   /** The next this many PUTs answer 409 Conflict whatever their resourceVersion. */
   conflicts: number;
-}
-
-/** A Lease as the fake stores it. */
-export interface StoredLease {
-  metadata: {
-    name: string;
-    namespace: string;
-    resourceVersion: string;
-    /** A fresh UUID per create, as the API server gives: a Lease deleted and created again has a new one. */
-    uid: string;
-    /** Kept from the create or the last update (which replaces them), for `labelSelector`. */
-    labels?: Record<string, string>;
-    /** Kept from the create or the last update, which replaces them. */
-    annotations?: Record<string, string>;
-  };
-  spec: Record<string, unknown>;
 }
 
 /** One write the fake accepted, for assertions (a DELETE carries the spec it removed). */
