@@ -508,7 +508,11 @@ export class FakeLeaseServer {
     return new FakeLeaseServer(api, url);
   }
 
-  /** Every request received, with its Authorization header and client certificate's CN. */
+  /**
+   * Every request received: method, path, Authorization header, client
+   * certificate's CN, User-Agent and time (count a client's traffic by
+   * filtering on them).
+   */
   get requests(): readonly SeenRequest[] {
     return this.api.requests;
   }
@@ -540,14 +544,6 @@ export class FakeLeaseServer {
   /** Every write the fake accepted (POST, PUT and DELETE), for assertions. */
   get writes(): readonly Write[] {
     return this.api.writes;
-  }
-
-  /**
-   * Every request received, with its method, path, User-Agent and time: count
-   * a client's traffic by filtering on them.
-   */
-  get requests(): readonly SeenRequest[] {
-    return this.api.requests;
   }
 
   /** Closes the port and every connection. */
