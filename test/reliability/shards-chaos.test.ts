@@ -29,8 +29,8 @@ import { holders, readShardLog, shardOverlaps } from "../helpers/shard-log.js";
 import { figures } from "./figures.js";
 import { pause } from "./helpers.js";
 
-const LEASE = 1_500;
-const RENEW = 1_000;
+const LEASE = 2_000; // whole seconds: the Lease carries leaseDurationSeconds, and others wait that long
+const RENEW = 1_500;
 const RETRY = 300;
 const SHARDS = 16;
 const REPLICAS = 5;
