@@ -381,7 +381,7 @@ export async function bootstrap(
       const gauges = new Map(
         sharding.loops.map((loop) => [loop.name, built.metrics?.shardsOwned(loop.name)]),
       );
-      sharding.coordinator = createCoordinator(
+      sharding.coordinator = await createCoordinator(
         leaderElectionOption(options.leaderElection, process.env),
         process.env,
         sharding.loops,

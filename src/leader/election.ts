@@ -36,6 +36,24 @@ export interface Election {
 }
 
 /**
+ * Resolves the leaderElection option; outside a pod with no apiServer, from
+ * the kubeconfig (kubeconfig.ts and the YAML parser are loaded then, and only
+ * then). Every other mistake in the option is reported before the kubeconfig
+ * is looked for.
+ */
+async function resolveWithKubeconfig(
+  option: unknown,
+  env: NodeJS.ProcessEnv,
+): Promise<ResolvedLeaderElection> {
+  let kubeconfig: Kubeconfig | undefined;
+  if (needsKubeconfig(option, env)) {
+    resolveLeaderElection(option, env, { namespace: undefined, endpoint: inertEndpoint });
+    kubeconfig = await (await import("./kubeconfig.js")).loadKubeconfig(env);
+  }
+  return resolveLeaderElection(option, env, kubeconfig);
+}
+
+/**
  * Validates the option and builds the elector for `gate`; starts nothing.
  * Outside a pod with no apiServer it reads the kubeconfig first (kubeconfig.ts
  * and the YAML parser are loaded then, and only then).
@@ -48,13 +66,7 @@ export async function createElection(
   /** The metrics for one lease (`loopgroup_leader*`), when metrics are on. */
   leadershipMetrics?: (lease: string) => ((isLeader: boolean) => void) | undefined,
 ): Promise<Election> {
-  let kubeconfig: Kubeconfig | undefined;
-  if (needsKubeconfig(option, env)) {
-    // Every other mistake in the option is reported before the kubeconfig is looked for.
-    resolveLeaderElection(option, env, { namespace: undefined, endpoint: inertEndpoint });
-    kubeconfig = await (await import("./kubeconfig.js")).loadKubeconfig(env);
-  }
-  const config = resolveLeaderElection(option, env, kubeconfig);
+  const config = await resolveWithKubeconfig(option, env);
   const api = leaseTransport.connect(config);
   const metrics = leadershipMetrics?.(config.lease);
   // Each change of this replica's leadership is an Event on the Lease, as client-go
@@ -110,7 +122,7 @@ export const namespaceTransport: { connect: (config: ResolvedLeaderElection) => 
 
 /** What sharded loops build their electors from (loaded with the election). */
 export const leaseKit = {
-  resolve: resolveLeaderElection,
+  resolve: resolveWithKubeconfig,
   connect: (config: ResolvedLeaderElection): LeaseNamespace => namespaceTransport.connect(config),
   elector: (
     api: LeaseApi,

@@ -37,7 +37,7 @@ import {
 
 /** The election pieces the coordinator builds from (leader/election.ts's leaseKit). */
 export type LeaseKit = Awaited<ReturnType<typeof loadLeaseKit>>;
-type Config = ReturnType<LeaseKit["resolve"]>;
+type Config = Awaited<ReturnType<LeaseKit["resolve"]>>;
 
 /** One sharded loop, as the coordinator sees it. */
 export interface ShardedLoop {
@@ -451,16 +451,17 @@ export class ShardCoordinator {
 
 /**
  * Builds the coordinator for an app's sharded loops (loaded lazily by the
- * door): validates the leaderElection option and connects to the namespace.
+ * door): validates the leaderElection option (from the kubeconfig outside a
+ * pod with no apiServer, as singleton loops) and connects to the namespace.
  */
-export function createShardCoordinator(
+export async function createShardCoordinator(
   kit: LeaseKit,
   option: unknown,
   env: NodeJS.ProcessEnv,
   loops: readonly ShardedLoop[],
   logger: Logger,
   onOwned?: (loop: string, owned: number) => void,
-): ShardCoordinator {
-  const config = kit.resolve(option, env);
+): Promise<ShardCoordinator> {
+  const config = await kit.resolve(option, env);
   return new ShardCoordinator(loops, config, kit, logger, onOwned);
 }

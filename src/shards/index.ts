@@ -28,7 +28,7 @@ export async function loadSharding(): Promise<
     loops: readonly ShardedLoop[],
     logger: Logger,
     onOwned?: (loop: string, owned: number) => void,
-  ) => ShardCoordinator
+  ) => Promise<ShardCoordinator>
 > {
   const [kit, { createShardCoordinator }] = await Promise.all([
     loadLeaseKit(),

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import sinon from "sinon";
 import { stringify } from "yaml";
 import { ConfigurationError } from "../../src/errors.js";
-import { createElection } from "../../src/leader/election.js";
+import { createElection, leaseKit } from "../../src/leader/election.js";
 import { LeaderGate } from "../../src/leader/gate.js";
 import { ExecCredentialSource } from "../../src/leader/exec-credential.js";
 import { loadKubeconfig, type Kubeconfig } from "../../src/leader/kubeconfig.js";
@@ -216,6 +216,19 @@ describe("kubeconfig outside a pod (FakeLeaseServer over HTTPS, openssl certific
     } finally {
       await elector.close();
     }
+  });
+
+  it("sharded loops resolve their Leases' endpoint and namespace through it too", async () => {
+    const env = await kubeconfig(
+      { "certificate-authority": "ca.crt" },
+      { token: "t" },
+      { namespace: "team-a" },
+    );
+    const config = await leaseKit.resolve({ lease: "r" }, env);
+    expect(config.endpoint.url).to.equal(api.url);
+    expect(config.namespace).to.equal("team-a");
+    const listed = await leaseKit.connect(config).list("loopgroup.dev/group=r");
+    expect(listed).to.deep.equal([]);
   });
 
   describe("exec credential plugins", () => {
