@@ -241,8 +241,21 @@ export class ShardCoordinator {
       lease.record.holderIdentity !== "" && isLeaseValid(this.observed.get(lease.name), at);
     const memberLeases = leases.filter((l) => l.labels[ROLE_LABEL] === "member");
     const liveMembers = memberLeases.filter(live);
+    // A member holding a shard Lease that expired in this view has stopped renewing (kill -9, a
+    // partition): it counts as gone now, not when its member Lease expires too, up to a round
+    // later, so its shards are taken at their expiry. Shard and member Leases go through one API.
+    const lapsed = new Set(
+      leases
+        .filter((l) => l.labels[ROLE_LABEL] === "shard" && l.record.holderIdentity !== "")
+        .filter((l) => !live(l))
+        .map((l) => l.record.holderIdentity),
+    );
+    lapsed.delete(this.config.identity);
     this.members = [
-      ...new Set([this.config.identity, ...liveMembers.map((l) => l.record.holderIdentity)]),
+      ...new Set([
+        this.config.identity,
+        ...liveMembers.map((l) => l.record.holderIdentity).filter((id) => !lapsed.has(id)),
+      ]),
     ].sort();
     this.collectStaleMembers(memberLeases, at);
     // The first round only announces this replica: the others' member Leases are seen from the next.

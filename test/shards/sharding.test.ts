@@ -9,7 +9,7 @@
 //   3. within leaseDuration + 3 × retryPeriod after the last event (+ the
 //      crash bound when the last event was a kill), the live replicas own
 //      every shard and differ by at most one.
-// FC_RUNS_SHARDS sets the generated cases (default 30); FC_SEED replays one.
+// FC_RUNS_SHARDS sets the generated cases (default 200); FC_SEED replays one.
 import { expect } from "chai";
 import fc from "fast-check";
 import sinon from "sinon";
@@ -364,7 +364,7 @@ describe("sharded loops: a fleet of in-process replicas", function () {
   ];
 
   it("keeps each shard in one replica and rebalances after generated joins, leaves, crashes, partitions and slow calls", async () => {
-    const runs = Number(process.env.FC_RUNS_SHARDS ?? 30);
+    const runs = Number(process.env.FC_RUNS_SHARDS ?? 200);
     const seed = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
     await fc.assert(
       fc.asyncProperty(
