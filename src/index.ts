@@ -24,6 +24,8 @@ export {
   resolveLoopOptions,
   type BackoffOptions,
   type GroupDetails,
+  type LoopDetails,
+  VERBOSE_LOOPS_PER_STATE,
   type Hook,
   type LoopContext,
   type ShardInfo,

@@ -12,9 +12,38 @@ import type { LoopStats, Runnable } from "./loop-context.js";
 import { LoopHealth, type LoopState } from "./loop-health.js";
 import { LoopRunner } from "./loop-runner.js";
 
+/**
+ * How many loops per state `?verbose` lists by name; beyond that a state
+ * shows only its count (`loopCounts`), and `?loop=<name>` gives any one loop.
+ */
+export const VERBOSE_LOOPS_PER_STATE = 20;
+
+/** The order `?verbose` lists loops in: states that need a look first, "running" last. */
+const STATE_ORDER: readonly LoopState[] = [
+  "failed",
+  "stalled",
+  "backoff",
+  "stopping",
+  "idle",
+  "standby",
+  "stopped",
+  "running",
+];
+
+/** One loop's entry in `?verbose`. */
+export type LoopDetails = LoopStats | { state: string };
+
 /** What `?verbose` shows. */
 export interface GroupDetails {
-  readonly loops: Record<string, LoopStats | { state: string }>;
+  /**
+   * At most {@link VERBOSE_LOOPS_PER_STATE} loops per state, states that are
+   * not "running" first; every loop when the group is that small.
+   */
+  readonly loops: Record<string, LoopDetails>;
+  /** How many loops are in each state (states with none left out), and `total`. */
+  readonly loopCounts: Record<string, number>;
+  /** True when `loops` leaves some loop out (see `loopCounts`; ask `?loop=<name>`). */
+  readonly loopsTruncated?: true;
   readonly checks: Record<string, boolean | null>;
   /** With leader election: `{ lease, identity, isLeader }`. */
   readonly leader?: object;
@@ -31,6 +60,10 @@ export function reportedState(loop: Runnable): LoopState {
   } catch {
     return "failed";
   }
+}
+
+function loopDetails(loop: Runnable): LoopDetails {
+  return loop instanceof LoopRunner ? loop.stats() : { state: reportedState(loop) };
 }
 
 /** The health of one group's loops and checks. */
@@ -113,15 +146,68 @@ export class GroupHealth {
     this.eventLoopDelay?.disable();
   }
 
-  /** Per loop state and counters, per check last result: what `?verbose` shows. */
-  details(): GroupDetails {
-    const loops: Record<string, LoopStats | { state: string }> = {};
-    for (const loop of this.loops) {
-      loops[loop.name] = loop instanceof LoopRunner ? loop.stats() : { state: reportedState(loop) };
+  /** One loop's state and counters, or undefined when no loop has that exact name. */
+  loop(name: string): LoopDetails | undefined {
+    // Built on the first ask, not at startup: a group nobody asks pays nothing for it.
+    this.byName ??= new Map(this.loops.map((loop) => [loop.name, loop]));
+    const loop = this.byName.get(name);
+    return loop === undefined ? undefined : loopDetails(loop);
+  }
+
+  private byName: Map<string, Runnable> | undefined;
+
+  /**
+   * The first {@link VERBOSE_LOOPS_PER_STATE} loops of each state and the
+   * count per state. Reads each loop's state (no allocation) until every
+   * state's share is found; when the counts kept per transition are exact (no
+   * stall, no hand-written Runnable) it stops there, so a healthy group of
+   * 100 000 loops costs a few dozen reads.
+   */
+  private listLoops(): Pick<GroupDetails, "loops" | "loopCounts" | "loopsTruncated"> {
+    const counts = this.counts;
+    const exact = this.foreign.length === 0 && !counts.anyStalled(now());
+    let wanted = Number.POSITIVE_INFINITY;
+    if (exact) {
+      wanted = 0;
+      for (const state of STATE_ORDER)
+        wanted += Math.min(VERBOSE_LOOPS_PER_STATE, counts.count(state));
     }
+    const chosen = new Map<LoopState, Runnable[]>();
+    const seen = new Map<LoopState, number>();
+    let found = 0;
+    for (const loop of this.loops) {
+      if (found >= wanted) break;
+      const state = loop instanceof LoopRunner ? loop.state : reportedState(loop);
+      seen.set(state, (seen.get(state) ?? 0) + 1);
+      let list = chosen.get(state);
+      if (list === undefined) chosen.set(state, (list = []));
+      if (list.length < VERBOSE_LOOPS_PER_STATE) {
+        list.push(loop);
+        found += 1;
+      }
+    }
+    const loops: Record<string, LoopDetails> = {};
+    const loopCounts: Record<string, number> = { total: this.loops.length };
+    let listed = 0;
+    for (const state of STATE_ORDER) {
+      const count = exact ? counts.count(state) : (seen.get(state) ?? 0);
+      if (count > 0) loopCounts[state] = count;
+      for (const loop of chosen.get(state) ?? []) loops[loop.name] = loopDetails(loop);
+      listed += chosen.get(state)?.length ?? 0;
+    }
+    return listed < this.loops.length
+      ? { loops, loopCounts, loopsTruncated: true }
+      : { loops, loopCounts };
+  }
+
+  /** Per loop state and counters (bounded, see {@link listLoops}), per check last result: what `?verbose` shows. */
+  details(): GroupDetails {
     const checks: Record<string, boolean | null> = {};
     for (const check of this.checks) checks[check.name] = check.last ?? null;
-    const details: { -readonly [K in keyof GroupDetails]: GroupDetails[K] } = { loops, checks };
+    const details: { -readonly [K in keyof GroupDetails]: GroupDetails[K] } = {
+      ...this.listLoops(),
+      checks,
+    };
     const leader = this.leader?.();
     if (leader !== undefined) details.leader = leader;
     const shards = this.shards?.();

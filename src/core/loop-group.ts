@@ -34,7 +34,7 @@ import {
   runStartHook,
   type StopOutcome,
 } from "./lifecycle-hooks.js";
-import { GroupHealth, reportedState, type GroupDetails } from "./group-health.js";
+import { GroupHealth, reportedState, type GroupDetails, type LoopDetails } from "./group-health.js";
 import { mirrorToProbeThread, type ProbeServer } from "./probe-mirror.js";
 import type { Runnable } from "./loop-context.js";
 import { LoopRunner } from "./loop-runner.js";
@@ -151,6 +151,7 @@ export class LoopGroup {
       readinessCheck: () => this.readinessNow(),
       startupCheck: () => this.startupComplete,
       details: () => this.verboseDetails(),
+      loop: (name) => this.verboseLoop(name),
       metrics: this.metrics,
     };
   }
@@ -196,9 +197,25 @@ export class LoopGroup {
     return this.verbose === "summary" ? (withoutErrorText(details) as GroupDetails) : details;
   }
 
-  /** Per loop state and counters, per check last result: what `?verbose` shows. */
+  /** What `?loop=<name>` serves: that loop's entry, under the same `verbose` rule; undefined when unknown. */
+  private verboseLoop(name: string): LoopDetails | undefined {
+    const found = this.health.loop(name);
+    if (found === undefined || this.verbose === "full") return found;
+    return withoutErrorText(found) as LoopDetails;
+  }
+
+  /**
+   * Per loop state and counters, per check last result: what `?verbose`
+   * shows. At most VERBOSE_LOOPS_PER_STATE loops per state (`loopCounts`
+   * counts them all); {@link loop} gives any one.
+   */
   details(): GroupDetails {
     return this.health.details();
+  }
+
+  /** One loop's state and counters by its exact name (a copy's name included), or undefined. */
+  loop(name: string): LoopDetails | undefined {
+    return this.health.loop(name);
   }
 
   /**
@@ -254,6 +271,7 @@ export class LoopGroup {
       foreignWorking: () => this.health.foreignWorking(),
       foreignStalled: () => this.health.foreignReports("stalled"),
       details: () => this.verboseDetails(),
+      loop: (name: string) => this.verboseLoop(name),
       metrics: this.metrics,
       logger: this.logger,
       onFatal: () => {

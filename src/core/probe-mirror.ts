@@ -36,6 +36,8 @@ export interface MirrorSource {
   foreignWorking(): boolean;
   foreignStalled(): boolean;
   details(): object;
+  /** One loop's entry by name, or undefined (`?loop=`). */
+  loop(name: string): object | undefined;
   readonly metrics: ResolvedGroupOptions["metrics"];
   readonly logger: Logger;
   /** The thread crashed past its restarts. */
@@ -98,6 +100,7 @@ export async function mirrorToProbeThread(
     eventLoopStallTimeout: probes.eventLoopStallTimeout,
     heartbeatEvery,
     details: () => source.details(),
+    loop: (name) => source.loop(name),
     metrics: source.metrics,
     logger: source.logger,
     onFatal: () => source.onFatal(),

@@ -90,7 +90,7 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
     created.push(config.name);
     return config;
   };
-  let watched: () => GroupDetails = () => ({ loops: {}, checks: {} });
+  let watched: () => GroupDetails = () => ({ loops: {}, loopCounts: {}, checks: {} });
   /** The group's details read once at the start of a scrape, for every family of it. */
   let snapshot: GroupDetails | undefined;
   const source = (): GroupDetails => snapshot ?? watched();

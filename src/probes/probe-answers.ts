@@ -19,6 +19,12 @@ export interface ProbeRoutes {
   /** Extra fields merged into `?verbose` answers (sync, or a promise the answer waits for). */
   details?: () => object | Promise<object>;
   /**
+   * `?loop=<name>`: one loop's entry by its exact name (URL-decoded), merged
+   * under `loops` with the probe's status code; resolving to `undefined`
+   * answers 404 naming the loop. Without it `?loop=` is ignored.
+   */
+  loop?: (name: string) => object | undefined | Promise<object | undefined>;
+  /**
    * Serves `GET /metrics` with what it resolves to (Prometheus text); no
    * `/metrics` without it. Resolving to `undefined` means "no scrape to give
    * yet" (thread mode before the main thread's first answer): 503 with
@@ -86,8 +92,14 @@ function pathOf(target: string, queryAt: number): string {
   return slash === -1 ? "/" : path.slice(slash);
 }
 
-function wantsVerbose(query: string): boolean {
-  const value = new URLSearchParams(query).get("verbose");
+/** What a query asks for beyond the verdict: `?verbose`, or one loop by `?loop=<name>`. */
+type Detail = false | true | { readonly loop: string };
+
+function wantsDetail(query: string, loops: boolean): Detail {
+  const params = new URLSearchParams(query);
+  const loop = loops ? params.get("loop") : null;
+  if (loop !== null) return { loop };
+  const value = params.get("verbose");
   return value !== null && value !== "0" && value !== "false";
 }
 
@@ -102,6 +114,7 @@ export function send(response: ServerResponse, answer: Answer, head: boolean): v
 export class ProbeAnswers {
   private readonly routes: ReadonlyMap<string, ProbeCheck>;
   private readonly details: ProbeRoutes["details"];
+  private readonly loop: ProbeRoutes["loop"];
   private readonly metrics: ProbeRoutes["metrics"];
   /** The server's idle-socket timeout, paused while a probe waits on a slow check; none on a user's server. */
   private readonly idleSocketTimeout: number | undefined;
@@ -115,6 +128,7 @@ export class ProbeAnswers {
       ["/health/startup", routes.startupCheck ?? always],
     ]);
     this.details = routes.details;
+    this.loop = routes.loop;
     this.metrics = routes.metrics;
   }
 
@@ -142,7 +156,8 @@ export class ProbeAnswers {
       this.scrape(response, head);
       return true;
     }
-    const verbose = queryAt !== -1 && wantsVerbose(target.slice(queryAt + 1));
+    const verbose =
+      queryAt !== -1 && wantsDetail(target.slice(queryAt + 1), this.loop !== undefined);
     let verdict: boolean | Promise<boolean>;
     try {
       verdict = check();
@@ -193,8 +208,9 @@ export class ProbeAnswers {
     );
   }
 
-  private answer(response: ServerResponse, ok: boolean, verbose: boolean, head: boolean): void {
-    if (!verbose) return send(response, ok ? HEALTHY : UNHEALTHY, head);
+  private answer(response: ServerResponse, ok: boolean, verbose: Detail, head: boolean): void {
+    if (verbose === false) return send(response, ok ? HEALTHY : UNHEALTHY, head);
+    if (verbose !== true) return this.oneLoop(response, ok, verbose.loop, head);
     let extra: object | Promise<object> = {};
     try {
       extra = this.details?.() ?? {};
@@ -206,6 +222,25 @@ export class ProbeAnswers {
       (found: object) => this.verbose(response, ok, found, head),
       () => this.verbose(response, ok, {}, head),
     );
+  }
+
+  /** `?loop=<name>`: that loop's entry with the verdict's status code, or 404 naming it. */
+  private oneLoop(response: ServerResponse, ok: boolean, name: string, head: boolean): void {
+    const reply = (found: object | undefined): void => {
+      if (found === undefined) {
+        const body = Buffer.from(JSON.stringify({ status: "not found", loop: name }));
+        return send(response, { status: 404, body, headers: jsonHeaders(body) }, head);
+      }
+      this.verbose(response, ok, { loops: { [name]: found } }, head);
+    };
+    let found: object | undefined | Promise<object | undefined>;
+    try {
+      found = this.loop?.(name);
+    } catch {
+      found = undefined;
+    }
+    if (!(found instanceof Promise)) return reply(found);
+    found.then(reply, () => reply(undefined));
   }
 
   private verbose(response: ServerResponse, ok: boolean, extra: object, head: boolean): void {

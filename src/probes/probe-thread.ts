@@ -23,6 +23,8 @@ export interface ProbeThreadOptions {
   readonly eventLoopStallTimeout: number;
   readonly heartbeatEvery: number;
   readonly details: () => object;
+  /** `?loop=<name>`: one loop's entry, or undefined when no loop has that name. */
+  readonly loop: (name: string) => object | undefined;
   readonly metrics:
     (() => Promise<{ contentType: string; body: string | readonly Uint8Array[] }>) | undefined;
   readonly logger: Logger;
@@ -105,7 +107,7 @@ export class ProbeThread {
           void worker.terminate();
           reject(new ListenError(message.message, message.code, host, port));
         } else if (message.type === "ask") {
-          void this.answer(worker, message.id, message.what);
+          void this.answer(worker, message.id, message.what, message.loop);
         }
       });
       worker.on("error", (error) => {
@@ -146,10 +148,17 @@ export class ProbeThread {
     });
   }
 
-  private async answer(worker: Worker, id: number, what: "details" | "metrics"): Promise<void> {
+  private async answer(
+    worker: Worker,
+    id: number,
+    what: "details" | "metrics" | "loop",
+    loop = "",
+  ): Promise<void> {
     let value: unknown;
     try {
-      value = what === "details" ? this.options.details() : await this.options.metrics?.();
+      if (what === "loop")
+        value = this.options.loop(loop) ?? null; // null: no such loop
+      else value = what === "details" ? this.options.details() : await this.options.metrics?.();
     } catch {
       value = undefined;
     }

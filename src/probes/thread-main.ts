@@ -28,7 +28,13 @@ export type ToThread =
 export type FromThread =
   | { readonly type: "listening"; readonly host: string; readonly port: number }
   | { readonly type: "listen-failed"; readonly message: string; readonly code: string }
-  | { readonly type: "ask"; readonly id: number; readonly what: "details" | "metrics" }
+  | {
+      readonly type: "ask";
+      readonly id: number;
+      readonly what: "details" | "metrics" | "loop";
+      /** With `what: "loop"`: the loop's name. */
+      readonly loop?: string;
+    }
   | { readonly type: "stopped" };
 
 const FORWARD_LIMIT = 1_000;
@@ -44,7 +50,7 @@ function main(port: NonNullable<typeof parentPort>, data: ThreadData): void {
     metrics: undefined,
   };
   let next = 0;
-  const ask = (what: "details" | "metrics"): Promise<unknown> => {
+  const ask = (what: "details" | "metrics" | "loop", loop?: string): Promise<unknown> => {
     const id = (next += 1);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -55,7 +61,7 @@ function main(port: NonNullable<typeof parentPort>, data: ThreadData): void {
         clearTimeout(timer);
         resolve(value);
       });
-      port.postMessage({ type: "ask", id, what } satisfies FromThread);
+      port.postMessage({ type: "ask", id, what, loop } satisfies FromThread);
     });
   };
   const server = new HealthServer(
@@ -73,6 +79,12 @@ function main(port: NonNullable<typeof parentPort>, data: ThreadData): void {
           stalled: reader.eventLoopStalled(),
         };
         return { ...last.details, eventLoop, ...(found === undefined ? { stale: true } : {}) };
+      },
+      loop: async (name) => {
+        const found = await ask("loop", name);
+        // null: no such loop (404); undefined: the main thread is busy, so no entry to give.
+        if (found === null) return undefined;
+        return found === undefined ? { stale: true } : (found as object);
       },
       ...(data.metrics
         ? {

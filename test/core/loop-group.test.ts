@@ -1,7 +1,14 @@
 import { expect } from "chai";
 import { StartupError } from "../../src/errors.js";
 import { LoopGroup } from "../../src/core/loop-group.js";
-import { LoopRunner, type LoopContext, type LoopState, type Runnable } from "../../src/index.js";
+import sinon from "sinon";
+import {
+  LoopRunner,
+  VERBOSE_LOOPS_PER_STATE,
+  type LoopContext,
+  type LoopState,
+  type Runnable,
+} from "../../src/index.js";
 import {
   resolveLoopOptions,
   type Hook,
@@ -286,6 +293,79 @@ describe("LoopGroup", () => {
       failed: [],
     });
     expect(await g.done).to.equal(await result);
+  });
+
+  describe("?verbose bounded to VERBOSE_LOOPS_PER_STATE loops per state", () => {
+    const N = VERBOSE_LOOPS_PER_STATE;
+    const failing = (name: string): LoopRunner =>
+      loop(name, () => Promise.reject(new Error("x")), { onError: "stop" });
+
+    it("lists every loop of a small group, with the count per state, and no loopsTruncated", async () => {
+      const g = group([sleeper("a"), failing("b")]);
+      await g.start();
+      await clock().tickAsync(10);
+      const details = g.details();
+      expect(Object.keys(details.loops)).to.deep.equal(["b", "a"]); // not running first
+      expect(details.loopCounts).to.deep.equal({ total: 2, failed: 1, running: 1 });
+      expect(details).not.to.have.property("loopsTruncated");
+      await g.shutdown();
+    });
+
+    it("lists the first N loops of each state, failed before running, and counts them all", async () => {
+      const loops = [
+        ...Array.from({ length: 3 * N }, (_, i) => sleeper(`Ok#${i + 1}`)),
+        ...Array.from({ length: N + 5 }, (_, i) => failing(`Bad#${i + 1}`)),
+      ];
+      const g = group(loops);
+      await g.start();
+      await clock().tickAsync(10);
+      const details = g.details();
+      const names = Object.keys(details.loops);
+      expect(names).to.have.length(2 * N);
+      expect(names.slice(0, N)).to.deep.equal(Array.from({ length: N }, (_, i) => `Bad#${i + 1}`));
+      expect(names.slice(N)).to.deep.equal(Array.from({ length: N }, (_, i) => `Ok#${i + 1}`));
+      expect(details.loopCounts).to.deep.equal({ total: 4 * N + 5, failed: N + 5, running: 3 * N });
+      expect(details.loopsTruncated).to.equal(true);
+      // Any one loop, listed or not, by its exact name.
+      expect(g.loop(`Bad#${N + 5}`)).to.include({ state: "failed", errors: 1 });
+      expect(g.loop(`Ok#${3 * N}`)).to.include({ state: "running" });
+      expect(g.loop("Ok#0")).to.equal(undefined);
+      await g.shutdown();
+    });
+
+    it("reads only the loops it lists when every loop runs (O(answer), not O(loops))", async () => {
+      const g = group(Array.from({ length: 1_000 }, (_, i) => sleeper(`Ok#${i + 1}`)));
+      await g.start();
+      const reads = sinon.spy(LoopRunner.prototype, "state", ["get"]);
+      try {
+        const details = g.details();
+        expect(Object.keys(details.loops)).to.have.length(N);
+        expect(details.loopCounts).to.deep.equal({ total: 1_000, running: 1_000 });
+        // One read to sort each listed loop, one in its stats().
+        expect(reads.get.callCount).to.be.at.most(2 * N);
+      } finally {
+        reads.get.restore();
+      }
+      await g.shutdown();
+    });
+
+    it("shows a stalled loop first even among many running ones", async () => {
+      const g = group([
+        ...Array.from({ length: 2 * N }, (_, i) => sleeper(`Ok#${i + 1}`)),
+        loop(
+          "stuck",
+          (ctx) => new Promise((resolve) => ctx.signal.addEventListener("abort", resolve)),
+          { stallTimeout: 1_000 },
+        ),
+      ]);
+      await g.start();
+      await clock().tickAsync(1_000);
+      const details = g.details();
+      expect(Object.keys(details.loops)[0]).to.equal("stuck");
+      expect(details.loops.stuck?.state).to.equal("stalled");
+      expect(details.loopCounts).to.deep.equal({ total: 2 * N + 1, stalled: 1, running: 2 * N });
+      await g.shutdown();
+    });
   });
 
   it('onError "stop" ends one loop as failed while the others go on, and readiness is false', async () => {
