@@ -113,6 +113,32 @@ describe("app.probeHandler", () => {
         expect((verbose.json as { loops: object }).loops).to.have.property("Ticker.tick");
       });
 
+      it("answers ?loop=<name> and a 404 for an unknown loop, as the HealthServer does", async () => {
+        const app = await start(Ticker, { ...quiet, healthPort: 0 });
+        const { port } = await on(app);
+        for (const path of ["/health/live?loop=Ticker.tick", "/health/ready?loop=Nope"]) {
+          const [mine, theirs] = await Promise.all([
+            probe(port, path),
+            probe(app.address?.port as number, path),
+          ]);
+          // Utilization moves with real time: compare the status, the verdict and the loop named.
+          const gist = (r: ProbeResponse): unknown[] => {
+            const json = r.json as { status: string; loops?: object; loop?: string };
+            return [r.status, json.status, Object.keys(json.loops ?? {}), json.loop];
+          };
+          expect(gist(mine), path).to.deep.equal(gist(theirs));
+        }
+        const one = await probe(port, "/health/live?loop=Ticker.tick");
+        expect(
+          (one.json as { loops: Record<string, { state: string }> }).loops["Ticker.tick"]?.state,
+        ).to.equal("running");
+        const unknown = await probe(port, "/health/ready?loop=Nope");
+        expect([unknown.status, unknown.json]).to.deep.equal([
+          404,
+          { status: "not found", loop: "Nope" },
+        ]);
+      });
+
       it("answers an unhealthy readiness 503, as the HealthServer does", async () => {
         const app = await start(NotReady, { ...quiet, healthPort: 0 });
         const { port } = await on(app);

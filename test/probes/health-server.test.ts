@@ -124,6 +124,50 @@ describe("HealthServer (real HTTP on 127.0.0.1)", () => {
     );
   });
 
+  it("answers ?loop=<name> with that loop under the probe's status, and 404 naming an unknown one", async () => {
+    const asked: string[] = [];
+    const port = await serve({
+      readinessCheck: () => false,
+      details: () => ({ loops: {} }),
+      loop: (name) => {
+        asked.push(name);
+        return name === "Worker.poll#3"
+          ? { state: "running", iterations: 7, errors: 0 }
+          : undefined;
+      },
+    });
+    const found = await probe(port, `/health/ready?loop=${encodeURIComponent("Worker.poll#3")}`);
+    expect([found.status, found.json]).to.deep.equal([
+      503,
+      {
+        status: "unhealthy",
+        loops: { "Worker.poll#3": { state: "running", iterations: 7, errors: 0 } },
+      },
+    ]);
+    const live = await probe(port, "/health/live?verbose&loop=Worker.poll%233");
+    expect(live.status).to.equal(200);
+    const unknown = await probe(port, "/health/live?loop=Worker.poll%2399");
+    expect([unknown.status, unknown.json]).to.deep.equal([
+      404,
+      { status: "not found", loop: "Worker.poll#99" },
+    ]);
+    expect(asked).to.deep.equal(["Worker.poll#3", "Worker.poll#3", "Worker.poll#99"]);
+  });
+
+  it("answers ?loop= from an async lookup, a rejecting one as unknown, and ignores it without a loop route", async () => {
+    const port = await serve({
+      loop: (name) =>
+        name === "bad" ? Promise.reject(new Error("x")) : Promise.resolve({ state: "idle" }),
+    });
+    expect((await probe(port, "/health/live?loop=a")).json).to.deep.equal({
+      status: "healthy",
+      loops: { a: { state: "idle" } },
+    });
+    expect((await probe(port, "/health/live?loop=bad")).status).to.equal(404);
+    const plain = await serve();
+    expect((await probe(plain, "/health/live?loop=a")).body).to.equal('{"status":"healthy"}');
+  });
+
   it("still answers ?verbose when details throw", async () => {
     const port = await serve({
       details: () => {
