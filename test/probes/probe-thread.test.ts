@@ -25,6 +25,17 @@ describe("probe thread (real worker thread)", () => {
     const verbose = (await probe(port, "/health/ready?verbose")).json as Record<string, unknown>;
     expect(verbose).to.deep.include({ status: "healthy", checks: { db: true } });
     expect(verbose.loops).to.have.property("W.tick");
+    expect(verbose.loopCounts).to.deep.equal({ total: 1, running: 1 });
+    const one = await probe(port, "/health/live?loop=W.tick");
+    expect(one.status).to.equal(200);
+    expect(
+      (one.json as { loops: Record<string, { state: string }> }).loops["W.tick"]?.state,
+    ).to.equal("running");
+    const unknown = await probe(port, "/health/live?loop=W.nope");
+    expect([unknown.status, unknown.json]).to.deep.equal([
+      404,
+      { status: "not found", loop: "W.nope" },
+    ]);
     expect((await probe(port, "/nope")).status).to.equal(404);
     const stopping = group.shutdown();
     expect(
