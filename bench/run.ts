@@ -244,6 +244,8 @@ async function shutdownRun(file: string, env: Record<string, string> = {}): Prom
 const shutdown = await rounds({
   "loopgroup (10 loops on 60 s interval)": () =>
     shutdownRun("loopgroup", { LOOPS: "10", INTERVAL: "60000" }),
+  "loopgroup (100 000 loops on 60 s interval)": () =>
+    shutdownRun("loopgroup", { LOOPS: "100000", INTERVAL: "60000" }),
   "lightship, zero delays": () => shutdownRun("lightship", { SHUTDOWN_DELAY: "0" }),
   "terminus, zero timeout": () => shutdownRun("terminus", { TIMEOUT: "0" }),
 });
@@ -318,6 +320,8 @@ async function scaleRun(
 const scale = await rounds({
   "1 loop": () => scaleRun("loopgroup", 1),
   "10 000 loops": () => scaleRun("loopgroup", 10_000),
+  // Issue 23: 100 000 loops in one process (start, probe p99, shutdown below).
+  "100 000 loops": () => scaleRun("loopgroup", 100_000),
   "10 000 copies of one loop (concurrency)": () =>
     scaleRun("loopgroup", 1, true, { COPIES: "10000" }),
   "1 hand-written loop": () => scaleRun("hand-written-loops", 1, false),
@@ -403,6 +407,8 @@ const figures = {
     handWrittenRssPerLoopBytes: Math.round(handWrittenRssPerLoop),
     handWrittenHeapPerLoopBytes: Math.round(scaleOf("10 000 hand-written loops", "heapPerLoop")),
     tenThousandSetupMs: scaleOf("10 000 loops", "setupMs"),
+    hundredThousandP99Ms: scaleOf("100 000 loops", "p99"),
+    hundredThousandSetupMs: scaleOf("100 000 loops", "setupMs"),
     copies: {
       rssBytes: scaleOf("10 000 copies of one loop (concurrency)", "rss"),
       loopsRssBytes: scaleOf("10 000 loops", "rss"),
@@ -524,6 +530,24 @@ const targets = [
     ratios.tenThousandOverOneLoopP99,
     "<= 2",
     ratios.tenThousandOverOneLoopP99 <= 2,
+  ],
+  [
+    "100 000 loops: start (bootstrap, ms)",
+    figures.scale.hundredThousandSetupMs,
+    "<= 1000",
+    figures.scale.hundredThousandSetupMs <= 1_000,
+  ],
+  [
+    "ready p99, 100 000 loops / 1 loop",
+    ratio(figures.scale.hundredThousandP99Ms, figures.scale.oneLoopP99Ms),
+    "<= 1.2",
+    ratio(figures.scale.hundredThousandP99Ms, figures.scale.oneLoopP99Ms) <= 1.2,
+  ],
+  [
+    "100 000 loops: shutdown (SIGTERM to exit, ms)",
+    median(shutdown["loopgroup (100 000 loops on 60 s interval)"] ?? []),
+    "<= 1000",
+    median(shutdown["loopgroup (100 000 loops on 60 s interval)"] ?? []) <= 1_000,
   ],
   [
     "10 000 copies (concurrency) / 10 000 loops: heap",
