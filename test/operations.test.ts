@@ -140,6 +140,7 @@ describe("operations and security", () => {
       expect(answer.json).to.deep.equal({
         status: "healthy",
         loops: { "Orders.connect": { state: "backoff", iterations: 1, errors: 1 } },
+        loopCounts: { total: 1, backoff: 1 },
         checks: {},
       });
     });

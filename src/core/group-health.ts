@@ -163,14 +163,13 @@ export class GroupHealth {
    * stall, no hand-written Runnable) it stops there, so a healthy group of
    * 100 000 loops costs a few dozen reads.
    */
-  private listLoops(): Pick<GroupDetails, "loops" | "loopCounts" | "loopsTruncated"> {
+  private listLoops(limit: number): Pick<GroupDetails, "loops" | "loopCounts" | "loopsTruncated"> {
     const counts = this.counts;
     const exact = this.foreign.length === 0 && !counts.anyStalled(now());
     let wanted = Number.POSITIVE_INFINITY;
     if (exact) {
       wanted = 0;
-      for (const state of STATE_ORDER)
-        wanted += Math.min(VERBOSE_LOOPS_PER_STATE, counts.count(state));
+      for (const state of STATE_ORDER) wanted += Math.min(limit, counts.count(state));
     }
     const chosen = new Map<LoopState, Runnable[]>();
     const seen = new Map<LoopState, number>();
@@ -181,7 +180,7 @@ export class GroupHealth {
       seen.set(state, (seen.get(state) ?? 0) + 1);
       let list = chosen.get(state);
       if (list === undefined) chosen.set(state, (list = []));
-      if (list.length < VERBOSE_LOOPS_PER_STATE) {
+      if (list.length < limit) {
         list.push(loop);
         found += 1;
       }
@@ -200,12 +199,16 @@ export class GroupHealth {
       : { loops, loopCounts };
   }
 
-  /** Per loop state and counters (bounded, see {@link listLoops}), per check last result: what `?verbose` shows. */
-  details(): GroupDetails {
+  /**
+   * Per loop state and counters, per check last result. `bounded` (what
+   * `?verbose` shows): at most VERBOSE_LOOPS_PER_STATE loops per state, see
+   * {@link listLoops}; otherwise every loop (what metrics read).
+   */
+  details(bounded = false): GroupDetails {
     const checks: Record<string, boolean | null> = {};
     for (const check of this.checks) checks[check.name] = check.last ?? null;
     const details: { -readonly [K in keyof GroupDetails]: GroupDetails[K] } = {
-      ...this.listLoops(),
+      ...this.listLoops(bounded ? VERBOSE_LOOPS_PER_STATE : Number.POSITIVE_INFINITY),
       checks,
     };
     const leader = this.leader?.();

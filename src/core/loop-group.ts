@@ -193,7 +193,7 @@ export class LoopGroup {
 
   /** What `?verbose` serves: {@link details}, without any error text under `verbose: "summary"`. */
   private verboseDetails(): GroupDetails {
-    const details = this.details();
+    const details = this.details(true);
     return this.verbose === "summary" ? (withoutErrorText(details) as GroupDetails) : details;
   }
 
@@ -205,12 +205,13 @@ export class LoopGroup {
   }
 
   /**
-   * Per loop state and counters, per check last result: what `?verbose`
-   * shows. At most VERBOSE_LOOPS_PER_STATE loops per state (`loopCounts`
-   * counts them all); {@link loop} gives any one.
+   * Per loop state and counters, per check last result. With `bounded` (what
+   * `?verbose` shows): at most VERBOSE_LOOPS_PER_STATE loops per state, states
+   * not "running" first (`loopCounts` counts them all; {@link loop} gives any
+   * one). Without it, every loop (what metrics read).
    */
-  details(): GroupDetails {
-    return this.health.details();
+  details(bounded = false): GroupDetails {
+    return this.health.details(bounded);
   }
 
   /** One loop's state and counters by its exact name (a copy's name included), or undefined. */

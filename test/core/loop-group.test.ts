@@ -304,7 +304,7 @@ describe("LoopGroup", () => {
       const g = group([sleeper("a"), failing("b")]);
       await g.start();
       await clock().tickAsync(10);
-      const details = g.details();
+      const details = g.details(true);
       expect(Object.keys(details.loops)).to.deep.equal(["b", "a"]); // not running first
       expect(details.loopCounts).to.deep.equal({ total: 2, failed: 1, running: 1 });
       expect(details).not.to.have.property("loopsTruncated");
@@ -319,7 +319,7 @@ describe("LoopGroup", () => {
       const g = group(loops);
       await g.start();
       await clock().tickAsync(10);
-      const details = g.details();
+      const details = g.details(true);
       const names = Object.keys(details.loops);
       expect(names).to.have.length(2 * N);
       expect(names.slice(0, N)).to.deep.equal(Array.from({ length: N }, (_, i) => `Bad#${i + 1}`));
@@ -330,6 +330,9 @@ describe("LoopGroup", () => {
       expect(g.loop(`Bad#${N + 5}`)).to.include({ state: "failed", errors: 1 });
       expect(g.loop(`Ok#${3 * N}`)).to.include({ state: "running" });
       expect(g.loop("Ok#0")).to.equal(undefined);
+      // Unbounded (what metrics read): every loop.
+      expect(Object.keys(g.details().loops)).to.have.length(4 * N + 5);
+      expect(g.details()).not.to.have.property("loopsTruncated");
       await g.shutdown();
     });
 
@@ -338,7 +341,7 @@ describe("LoopGroup", () => {
       await g.start();
       const reads = sinon.spy(LoopRunner.prototype, "state", ["get"]);
       try {
-        const details = g.details();
+        const details = g.details(true);
         expect(Object.keys(details.loops)).to.have.length(N);
         expect(details.loopCounts).to.deep.equal({ total: 1_000, running: 1_000 });
         // One read to sort each listed loop, one in its stats().
@@ -360,7 +363,7 @@ describe("LoopGroup", () => {
       ]);
       await g.start();
       await clock().tickAsync(1_000);
-      const details = g.details();
+      const details = g.details(true);
       expect(Object.keys(details.loops)[0]).to.equal("stuck");
       expect(details.loops.stuck?.state).to.equal("stalled");
       expect(details.loopCounts).to.deep.equal({ total: 2 * N + 1, stalled: 1, running: 2 * N });
