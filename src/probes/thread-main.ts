@@ -84,7 +84,7 @@ function main(port: NonNullable<typeof parentPort>, data: ThreadData): void {
         const found = await ask("loop", name);
         // null: no such loop (404); undefined: the main thread is busy, so no entry to give.
         if (found === null) return undefined;
-        return found === undefined ? { stale: true } : (found);
+        return found === undefined ? { stale: true } : found;
       },
       ...(data.metrics
         ? {
