@@ -69,6 +69,8 @@ export class LeaderElector {
   private leading = false;
   /** Monotonic ms when the last successful write that kept us holder was sent. */
   private lastRenewAt = 0;
+  /** A create or update timed out: it may have landed, so the Lease may name this replica unseen. */
+  private writeUnknown = false;
   /** The record of our last holding, to tell whether a new one continues it. */
   private held: LeaseRecord | undefined;
   /** Disarms the renewDeadline timer of the current holding. */
@@ -204,7 +206,9 @@ export class LeaderElector {
     this.cancelDeadline = undefined;
     // A write that landed during shutdown (a late acquire, or a renew of a holding already
     // ended) left the Lease ours, and no singleton iteration runs: release it before done.
-    if (this.holdsLease() && !this.gate.busy) {
+    // So may a write whose answer never came (timed out): releaseLease reads first and
+    // writes only if the Lease names this replica.
+    if ((this.holdsLease() || (this.writeUnknown && !this.leading)) && !this.gate.busy) {
       this.endHolding(undefined);
       await this.releaseLease();
       return;
@@ -370,7 +374,10 @@ export class LeaderElector {
         const written = await this.bounded((signal) =>
           this.api.update(optimistic, this.resourceVersion, signal),
         ).catch((error: unknown) => new Failed(error));
-        if (written === TIMED_OUT) this.failed(TIMED_OUT, "PUT");
+        if (written === TIMED_OUT) {
+          this.writeUnknown = true;
+          this.failed(TIMED_OUT, "PUT");
+        }
         // A 409 sends it to the slow path at once; a failure is reported, then the slow path too.
         else if (written instanceof Failed) {
           if (!isConflict(written.error)) this.failed(written.error);
@@ -383,6 +390,7 @@ export class LeaderElector {
         return false;
       }
       this.succeeded();
+      this.writeUnknown = false; // the read shows whether an earlier write landed
       const decision = decide(
         this.observed,
         read === undefined ? { found: false } : { found: true, record: read.record },
@@ -400,6 +408,7 @@ export class LeaderElector {
           : this.api.update(decision.record, this.resourceVersion, signal),
       );
       if (written === TIMED_OUT) {
+        this.writeUnknown = true;
         this.failed(TIMED_OUT, decision.action === "create" ? "POST" : "PUT");
         return false;
       }
@@ -421,6 +430,7 @@ export class LeaderElector {
   /** A write succeeded, sent at `sentAt`: others measure our Lease from no earlier than that. */
   private wrote(written: LeaseRead, record: LeaseRecord, sentAt: number): boolean {
     this.succeeded();
+    this.writeUnknown = false;
     this.resourceVersion = written.resourceVersion;
     this.observed = { record, raw: rawOf(record), at: sentAt };
     this.lastRenewAt = sentAt;

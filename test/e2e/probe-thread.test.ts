@@ -120,8 +120,14 @@ describe("end to end: probes off the main thread while an iteration blocks it fo
   });
 
   it("/metrics during the block answers the last complete scrape, or 503 with Retry-After before the first one; never 500", async () => {
-    // Scraped once before the block: the same scrape again during it.
-    const scraped = start({ THREAD: "1", METRICS: "true", BLOCK_AFTER_MS: "1500" });
+    // Scraped once before the block: the same scrape again during it. (A 6 s block: the thread
+    // waits 1 s for the main thread, which must end inside it even on a loaded machine.)
+    const scraped = start({
+      THREAD: "1",
+      METRICS: "true",
+      BLOCK_AFTER_MS: "1500",
+      BLOCK_MS: "6000",
+    });
     const port = await scraped.port();
     const first = await probe(port, "/metrics");
     expect(first.status).to.equal(200);

@@ -795,7 +795,41 @@ describe("leader election model (generated fleets and event sequences)", functio
           }
         },
       ),
-      { numRuns: runs, seed },
+      {
+        numRuns: runs,
+        seed,
+        // Found by this model: a create that landed but whose answer came after the call timeout,
+        // then SIGTERM; the replica was done with the Lease naming it (now read and released).
+        examples: [
+          [
+            {
+              timings: { leaseDuration: 2_000, renewDeadline: 1_900, retryPeriod: 1_500 },
+              replicas: [
+                {
+                  work: { ms: 1, ignoresSignal: false },
+                  net: { kind: "latency", up: 211, down: 149 },
+                  finishGap: 0,
+                  shutdownTimeout: 1_000,
+                  hookMs: 0,
+                },
+                {
+                  work: { ms: 100, ignoresSignal: true },
+                  net: { kind: "latency", up: 211, down: 149 },
+                  finishGap: 0,
+                  shutdownTimeout: 1_000,
+                  hookMs: 0,
+                },
+              ],
+              seed: 0,
+            },
+            [
+              new SetNet(0, { kind: "latency", up: 31, down: 1_213 }),
+              new Tick(1_310),
+              new Sigterm(0),
+            ],
+          ],
+        ],
+      },
     );
     const seconds = (performance.now() - began) / 1_000;
     console.log(`      election model: ${cases} cases in ${seconds.toFixed(1)} s`);
