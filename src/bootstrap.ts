@@ -182,6 +182,8 @@ function build(
   const slugs = new Map<string, string>();
   for (const { name } of sharded) {
     const slug = loopSlug(name);
+    if (slug === "member" || slug.startsWith("member-"))
+      throw new ConfigurationError(messages.shardSlugReserved(name, slug));
     const other = slugs.get(slug);
     if (other !== undefined)
       throw new ConfigurationError(messages.shardSlugClash(other, name, slug));

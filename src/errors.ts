@@ -107,6 +107,8 @@ export const messages = {
     `bootstrap(): ${loops.join(", ")} ${loops.length === 1 ? "is a sharded loop" : "are sharded loops"} (@Loop({ shards: n })), but no leaderElection is configured: shards are owned through Leases. Pass leaderElection: { lease: "<name>" } to bootstrap() or set LOOPGROUP_LEASE=<name>, or drop shards.`,
   shardSlugClash: (a: string, b: string, slug: string) =>
     `bootstrap(): sharded loops ${a} and ${b} have the same Lease slug "${slug}" (the loop name lowercased, runs of other characters as "-"), so their shard Leases would collide. Rename one with @Loop({ name: "..." }).`,
+  shardSlugReserved: (loop: string, slug: string) =>
+    `bootstrap(): sharded loop ${loop} has the Lease slug "${slug}", which starts with "member": its shard Leases (<lease>-${slug}-<index>) could be taken for a replica's member Lease (<lease>-member-<identity>). Rename it with @Loop({ name: "..." }).`,
   probeThreadFailed: (cause: string) =>
     `The probe thread could not start: ${cause}. Probes in a worker thread need Node.js worker_threads; turn thread mode off (healthThread: false) to serve probes from the main thread.`,
   secondApp: () =>

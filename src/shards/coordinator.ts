@@ -89,6 +89,8 @@ export class ShardCoordinator {
   private members: string[] = [];
   private rounds = 0;
   private active = true;
+  /** close() ran: a hand-off still waiting on an iteration stops there. */
+  private closed = false;
   private running: Promise<void> | undefined;
   private wake = new AbortController();
   /** Deletes of stale member Leases in flight: close() waits for them. */
@@ -156,7 +158,17 @@ export class ShardCoordinator {
     this.stopAcquiring();
     await this.running;
     const all = this.loops.flatMap((state) => [...state.holdings.values()]);
-    await Promise.all(all.map((holding) => holding.handingOff ?? holding.elector.release()));
+    // A hand-off waiting on an iteration that ignores its signal is not waited for: that shard
+    // keeps its Lease (as a singleton's would) and the other hooks keep their share of the budget.
+    await Promise.all(
+      all.map((holding) =>
+        holding.handingOff === undefined
+          ? holding.elector.release()
+          : holding.gate.busy
+            ? Promise.resolve()
+            : holding.handingOff,
+      ),
+    );
     for (const state of this.loops) this.onOwned(state.loop.name, this.owned(state).length);
     const deleted = await this.bounded((signal) => this.api.remove(this.memberName, signal)).catch(
       (error: unknown) => error,
@@ -171,6 +183,7 @@ export class ShardCoordinator {
 
   /** The app is done: every elector closes (a late acquire is released first). */
   async close(): Promise<void> {
+    this.closed = true;
     this.stopAcquiring();
     await this.running;
     const all = this.loops.flatMap((state) => [...state.holdings.values()]);
@@ -386,6 +399,8 @@ export class ShardCoordinator {
     holding.elector.stopAcquiring();
     holding.handingOff = (async () => {
       await holding.gate.whenIdle();
+      // The app is done (close() closed the elector): no request outlives it.
+      if (this.closed) return;
       await holding.elector.release();
       await holding.elector.close();
       state.holdings.delete(holding.index);

@@ -60,6 +60,21 @@ describe("@Loop({ shards })", () => {
     }).to.throw(TypeError, /"concurrency" must be unset: a sharded loop runs one copy per shard/);
   });
 
+  it("refuses a loop whose Lease slug starts with member: its shard Leases could be taken for a member Lease", async () => {
+    class Member {
+      @Loop({ shards: 2 })
+      sync(): void {}
+    }
+    const error = await bootstrap(Member, {
+      ...quiet,
+      leaderElection: { lease: "app", namespace: "jobs", apiServer: "http://127.0.0.1:1" },
+    }).catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(ConfigurationError);
+    expect((error as Error).message).to.match(
+      /Member\.sync has the Lease slug "member-sync".*Rename it/,
+    );
+  });
+
   it("needs leaderElection: a ConfigurationError naming the loop", async () => {
     class Sync {
       @Loop({ shards: 4 })
