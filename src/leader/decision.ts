@@ -10,7 +10,7 @@ import { leaseSeconds, microTime, type LeaseRecord } from "./record.js";
 /** What this replica knows: the record it last saw, and when (monotonic) it saw it change. */
 export interface Observed {
   readonly record: LeaseRecord;
-  /** The record's canonical JSON, to tell a change from a re-read of the same record. */
+  /** The record's canonical JSON with its resourceVersion, to tell a change from a re-read of the same object. */
   readonly raw: string;
   /** Monotonic ms when this record was first seen (or written by us). */
   readonly at: number;
@@ -24,7 +24,8 @@ export interface Candidate {
 
 /** What the API server answered to a read. */
 export type Fetched =
-  { readonly found: false } | { readonly found: true; readonly record: LeaseRecord };
+  | { readonly found: false }
+  | { readonly found: true; readonly record: LeaseRecord; readonly resourceVersion?: string };
 
 /** What to do next. */
 export type Decision =
@@ -47,9 +48,15 @@ export function isLeaseValid(observed: Observed | undefined, now: number): boole
   return observed !== undefined && observed.at + observed.record.leaseDurationSeconds * 1_000 > now;
 }
 
-/** Canonical JSON of a record, for change detection. */
-export function rawOf(record: LeaseRecord): string {
+/**
+ * Canonical JSON of a record and the resourceVersion it was read at, for
+ * change detection. The version counts: a leader whose wall clock stepped back
+ * can write renewTimes equal to ones already seen, and a replica comparing the
+ * spec alone would take that live Lease for an unchanged, expiring one.
+ */
+export function rawOf(record: LeaseRecord, resourceVersion = ""): string {
   return JSON.stringify([
+    resourceVersion,
     record.holderIdentity,
     record.leaseDurationSeconds,
     record.acquireTime,
@@ -63,8 +70,9 @@ export function observe(
   observed: Observed | undefined,
   record: LeaseRecord,
   now: number,
+  resourceVersion = "",
 ): Observed {
-  const raw = rawOf(record);
+  const raw = rawOf(record, resourceVersion);
   return observed !== undefined && observed.raw === raw ? observed : { record, raw, at: now };
 }
 
@@ -108,7 +116,7 @@ export function decide(
   if (!fetched.found) {
     return { action: "create", record: desiredRecord(me, wallNow), observed };
   }
-  const seen = observe(observed, fetched.record, now);
+  const seen = observe(observed, fetched.record, now, fetched.resourceVersion);
   const held = seen.record.holderIdentity !== "";
   const mine = isLeader(seen, me.identity);
   if (held && isLeaseValid(seen, now) && !mine) return { action: "wait", observed: seen };

@@ -352,7 +352,7 @@ export class LeaderElector {
       }
       this.succeeded();
       this.resourceVersion = (written as LeaseRead).resourceVersion;
-      this.observed = { record, raw: rawOf(record), at: now() };
+      this.observed = { record, raw: rawOf(record, this.resourceVersion), at: now() };
       this.logger.info(
         { lease: this.config.lease, identity: this.config.identity },
         "released the Lease",
@@ -393,7 +393,9 @@ export class LeaderElector {
       this.writeUnknown = false; // the read shows whether an earlier write landed
       const decision = decide(
         this.observed,
-        read === undefined ? { found: false } : { found: true, record: read.record },
+        read === undefined
+          ? { found: false }
+          : { found: true, record: read.record, resourceVersion: read.resourceVersion },
         this.me,
         now(),
         this.wallClock(),
@@ -432,7 +434,7 @@ export class LeaderElector {
     this.succeeded();
     this.writeUnknown = false;
     this.resourceVersion = written.resourceVersion;
-    this.observed = { record, raw: rawOf(record), at: sentAt };
+    this.observed = { record, raw: rawOf(record, written.resourceVersion), at: sentAt };
     this.lastRenewAt = sentAt;
     if (this.leading) {
       this.held = record;

@@ -247,7 +247,10 @@ export class ShardCoordinator {
     const seen = new Set<string>();
     for (const lease of leases) {
       seen.add(lease.name);
-      this.observed.set(lease.name, observe(this.observed.get(lease.name), lease.record, at));
+      this.observed.set(
+        lease.name,
+        observe(this.observed.get(lease.name), lease.record, at, lease.resourceVersion),
+      );
     }
     for (const name of [...this.observed.keys()]) if (!seen.has(name)) this.observed.delete(name);
     const live = (lease: ListedLease): boolean =>

@@ -62,6 +62,20 @@ describe("leader election decision (client-go's tryAcquireOrRenew, pure)", () =>
     });
   });
 
+  it("a foreign record rewritten with the same spec (its holder's clock stepped back) restarts the wait by its resourceVersion", () => {
+    const read = (resourceVersion: string, now: number) =>
+      decide(first?.observed, { found: true, record: held("a"), resourceVersion }, me, now, WALL);
+    let first: ReturnType<typeof decide> | undefined;
+    first = read("7", 0);
+    // The holder wrote again (version 9) with renewTimes equal to ones seen before: a change.
+    first = read("9", 14_000);
+    expect(first.action).to.equal("wait");
+    expect(first.observed?.at).to.equal(14_000);
+    // The same object read again (version 9): unchanged, so it expires 15 s after it was seen.
+    expect(read("9", 28_999).action).to.equal("wait");
+    expect(read("9", 29_000).action).to.equal("update");
+  });
+
   it("a renewed foreign record restarts the wait", () => {
     const seen = decide(undefined, { found: true, record: held("a") }, me, 0, WALL).observed;
     const renewed = held("a", { renewTime: microTime(WALL + 2_000) });

@@ -17,7 +17,8 @@
 // A process that is done (or faulted, or killed) is gone: its iteration ends
 // there, as process.exit would end it. All times are the fake monotonic clock.
 //
-// FC_RUNS sets the number of cases (default 1 000); FC_SEED replays one.
+// FC_RUNS sets the number of cases (default 1 000); FC_SEED replays one. The examples below
+// (counterexamples this model found) run first and count toward FC_RUNS.
 import { expect } from "chai";
 import fc from "fast-check";
 import sinon from "sinon";
@@ -826,6 +827,44 @@ describe("leader election model (generated fleets and event sequences)", functio
               new SetNet(0, { kind: "latency", up: 31, down: 1_213 }),
               new Tick(1_310),
               new Sigterm(0),
+            ],
+          ],
+          // Found by this model: a leader's clock stepped back 2 s and it wrote renewTimes equal to
+          // ones already seen; a replica comparing the spec alone took the live Lease for an
+          // unchanged, expiring one and led beside it (now the resourceVersion counts).
+          [
+            {
+              timings: { leaseDuration: 1_500, renewDeadline: 1_000, retryPeriod: 500 },
+              replicas: [
+                {
+                  work: { ms: 1, ignoresSignal: false },
+                  net: { kind: "healthy" },
+                  finishGap: 0,
+                  shutdownTimeout: 1_000,
+                  hookMs: 0,
+                },
+                {
+                  work: { ms: 1, ignoresSignal: false },
+                  net: { kind: "latency", up: 211, down: 149 },
+                  finishGap: 0,
+                  shutdownTimeout: 1_000,
+                  hookMs: 0,
+                },
+                {
+                  work: { ms: 1, ignoresSignal: false },
+                  net: { kind: "healthy" },
+                  finishGap: 0,
+                  shutdownTimeout: 1_000,
+                  hookMs: 0,
+                },
+              ],
+              seed: 0,
+            },
+            [
+              new SetNet(2, { kind: "status", status: 500 }),
+              new Tick(1_562),
+              new SetWork(0, { ms: 100, ignoresSignal: true }),
+              new ClockStep(-2_000),
             ],
           ],
         ],
