@@ -3,6 +3,9 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { Ready } from "../subjects/report.js";
 
+/** Linux's USER_HZ: /proc reports CPU times in these ticks (100 per second on every common kernel). */
+const CLOCK_TICKS = 100;
+
 const subjectsDir = fileURLToPath(new URL("../subjects/", import.meta.url));
 
 /** A benchmark subject running in its own process. */
@@ -65,6 +68,14 @@ export class Subject {
     const status = await readFile(`/proc/${this.child.pid}/status`, "utf8");
     const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
     return Number(kb) * 1024;
+  }
+
+  /** CPU time (user + system, every thread) the process has used so far, in ms, from /proc. */
+  async cpuMs(): Promise<number> {
+    const stat = await readFile(`/proc/${this.child.pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces): state is 3rd, utime 14th, stime 15th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1_000) / CLOCK_TICKS;
   }
 
   async stop(): Promise<void> {
