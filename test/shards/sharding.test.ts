@@ -354,8 +354,19 @@ describe("sharded loops: a fleet of in-process replicas", function () {
     },
     toString: () => `wait(${ms})`,
   });
+  // Every replica's wall clock steps at once (NTP, a VM resumed): Lease records then carry
+  // renewTimes equal to, or before, ones already seen; only the monotonic clock may judge expiry.
+  const clockStep = (ms: number): Cmd => ({
+    check: () => true,
+    run: async (_m, w) => {
+      w.clock.setSystemTime(Date.now() + ms);
+      await advance(w.clock, w.fleet, retryPeriod);
+    },
+    toString: () => `clockStep(${ms})`,
+  });
   const commands = [
     fc.constant(join),
+    fc.constantFrom(-60_000, -2_000, -500, 500, 2_000, 60_000).map(clockStep),
     fc.nat(3).map(leave),
     fc.nat(3).map(crash),
     fc.tuple(fc.nat(3), fc.integer({ min: 200, max: 6_000 })).map(([s, ms]) => partition(s, ms)),
@@ -363,7 +374,7 @@ describe("sharded loops: a fleet of in-process replicas", function () {
     fc.integer({ min: 100, max: 4_000 }).map(wait),
   ];
 
-  it("keeps each shard in one replica and rebalances after generated joins, leaves, crashes, partitions and slow calls", async () => {
+  it("keeps each shard in one replica and rebalances after generated joins, leaves, crashes, partitions, slow calls and clock steps", async () => {
     const runs = Number(process.env.FC_RUNS_SHARDS ?? 200);
     const seed = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
     await fc.assert(
