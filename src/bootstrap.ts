@@ -315,7 +315,7 @@ function build(
       verbose: resolved.verbose,
     }),
   );
-  metrics?.watch(() => group.details());
+  metrics?.watch(group.readings());
   return {
     group,
     exit: resolved.exit,

@@ -411,7 +411,7 @@ describe("operations and security", () => {
       const group = new LoopGroup([runner]);
       const registry = new client.Registry();
       const metrics = createLoopMetrics(client, registry);
-      metrics.watch(() => group.details());
+      metrics.watch(group.readings());
       const states = async () =>
         Object.fromEntries(
           ((await registry.getSingleMetric("loopgroup_loop_state")?.get())?.values ?? [])

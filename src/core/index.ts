@@ -31,7 +31,12 @@ export {
   type LoopGroupOptions,
   type ResolvedGroupOptions,
 } from "./group-options.js";
-export { VERBOSE_LOOPS_PER_STATE, type GroupDetails, type LoopDetails } from "./group-health.js";
+export {
+  VERBOSE_LOOPS_PER_STATE,
+  type GroupDetails,
+  type LoopDetails,
+  type LoopReadings,
+} from "./group-health.js";
 export { LoopGroup, type ShutdownResult } from "./loop-group.js";
 export {
   LOOP_DEFAULTS,

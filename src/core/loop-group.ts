@@ -34,7 +34,13 @@ import {
   runStartHook,
   type StopOutcome,
 } from "./lifecycle-hooks.js";
-import { GroupHealth, reportedState, type GroupDetails, type LoopDetails } from "./group-health.js";
+import {
+  GroupHealth,
+  reportedState,
+  type GroupDetails,
+  type LoopDetails,
+  type LoopReadings,
+} from "./group-health.js";
 import { mirrorToProbeThread, type ProbeServer } from "./probe-mirror.js";
 import type { Runnable } from "./loop-context.js";
 import { LoopRunner } from "./loop-runner.js";
@@ -212,6 +218,11 @@ export class LoopGroup {
    */
   details(bounded = false): GroupDetails {
     return this.health.details(bounded);
+  }
+
+  /** What metrics read at a scrape: every loop's state and next run, and the checks' results. */
+  readings(): LoopReadings {
+    return this.health;
   }
 
   /** One loop's state and counters by its exact name (a copy's name included), or undefined. */

@@ -227,6 +227,11 @@ export class LoopRunner implements Runnable {
     return this.current;
   }
 
+  /** A scheduled loop's next time (ms since the epoch); undefined for others. */
+  get nextRunMs(): number | undefined {
+    return this.scheduled?.nextRun;
+  }
+
   /** Counters for `?verbose`. */
   stats(): LoopStats {
     const stats: LoopStats = {
@@ -236,7 +241,7 @@ export class LoopRunner implements Runnable {
       lastError: this.lastError,
       utilization: this.utilization(),
     };
-    const nextRun = this.scheduled?.nextRun;
+    const nextRun = this.nextRunMs;
     if (nextRun === undefined) return stats;
     return { ...stats, nextRun: new Date(nextRun).toISOString() };
   }

@@ -7,7 +7,7 @@
  * family declared beside the others, as the metrics table in SPEC lists them.
  */
 import { ConfigurationError, messages } from "../errors.js";
-import type { GroupDetails, LoopState } from "../core/index.js";
+import type { LoopReadings, LoopState } from "../core/index.js";
 import type { LoopMetrics, MetricsRegistry } from "./metrics-options.js";
 import type * as PromClientModule from "prom-client";
 import { Family, Slicer, TextChunks, label, type Emit, type FamilyType } from "./exposition.js";
@@ -30,6 +30,7 @@ const STATES: readonly LoopState[] = [
   "failed",
   "standby",
 ];
+const STATE_INDEX = new Map(STATES.map((state, at) => [state, at]));
 
 type PromClient = typeof PromClientModule;
 
@@ -90,10 +91,7 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
     created.push(config.name);
     return config;
   };
-  let watched: () => GroupDetails = () => ({ loops: {}, loopCounts: {}, checks: {} });
-  /** The group's details read once at the start of a scrape, for every family of it. */
-  let snapshot: GroupDetails | undefined;
-  const source = (): GroupDetails => snapshot ?? watched();
+  let watched: LoopReadings = { eachLoop: () => undefined, checkResults: () => ({}) };
   /** loopgroup's own families (written by exposition.ts, not by prom-client). */
   const families = new WeakMap<object, true>();
   // The iteration path only adds to plain numbers (and observes the histogram);
@@ -206,30 +204,32 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
     },
   );
   // States, check results and next runs are read from the group once per scrape, by the first family that needs them.
-  let states: [label: string, counts: Map<string, number>][] = [];
+  /** A loop's label as every family writes it: the tally's, made once, where there is one. */
+  const loopLabel = (loop: string): string => byLoop.get(loop)?.label ?? label("loop", loop);
+  let states: [label: string, counts: number[]][] = [];
   const stateName = "loopgroup_loop_state";
+  const stateLabels = STATES.map((state) => label("state", state));
   family(
     stateName,
     "How many of the loop's copies are in each lifecycle state (1 or 0 for a loop of one copy).",
     "gauge",
     () => {
-      const counts = new Map<string, Map<string, number>>();
-      for (const [name, stats] of Object.entries(source().loops)) {
+      const counts = new Map<string, number[]>();
+      watched.eachLoop((name, state) => {
         const loop = declaredName(name, copied);
         let byState = counts.get(loop);
-        if (byState === undefined) {
-          byState = new Map(STATES.map((state) => [state, 0]));
-          counts.set(loop, byState);
-        }
-        byState.set(stats.state, (byState.get(stats.state) ?? 0) + 1);
-      }
-      states = [...counts].map(([loop, byState]) => [label("loop", loop), byState]);
+        if (byState === undefined) counts.set(loop, (byState = STATES.map(() => 0)));
+        const at = STATE_INDEX.get(state);
+        if (at !== undefined) byState[at] = (byState[at] ?? 0) + 1;
+      });
+      states = [];
+      for (const [loop, byState] of counts) states.push([loopLabel(loop), byState]);
       return states.length;
     },
     (k, emit) => {
       const [loop, byState] = states[k] as (typeof states)[number];
-      for (const [state, count] of byState)
-        emit(stateName, `${loop},${label("state", state)}`, count);
+      for (let at = 0; at < byState.length; at += 1)
+        emit(stateName, `${loop},${stateLabels[at] ?? ""}`, byState[at] ?? 0);
     },
   );
   let checks: [label: string, ok: number][] = [];
@@ -240,7 +240,7 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
     "gauge",
     () => {
       checks = [];
-      for (const [check, result] of Object.entries(source().checks)) {
+      for (const [check, result] of Object.entries(watched.checkResults())) {
         if (result !== null) checks.push([label("check", check), result ? 1 : 0]);
       }
       return checks.length;
@@ -258,12 +258,12 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
     "gauge",
     () => {
       // Copies of one loop share one series: the last copy's time, at the first copy's place.
-      const byLoop = new Map<string, number>();
-      for (const [loop, stats] of Object.entries(source().loops)) {
-        const next = "nextRun" in stats ? stats.nextRun : undefined;
-        if (next !== undefined) byLoop.set(declaredName(loop, copied), Date.parse(next) / 1_000);
-      }
-      nextRuns = [...byLoop].map(([loop, at]) => [label("loop", loop), at]);
+      const next = new Map<string, number>();
+      watched.eachLoop((name, _state, nextRunMs) => {
+        if (nextRunMs !== undefined) next.set(declaredName(name, copied), nextRunMs / 1_000);
+      });
+      nextRuns = [];
+      for (const [loop, at] of next) nextRuns.push([loopLabel(loop), at]);
       return nextRuns.length;
     },
     (k, emit) => {
@@ -384,23 +384,18 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
       // Default labels or OpenMetrics change every line: prom-client's own path writes those.
       if (!plainText(generic))
         return { contentType: registry.contentType, body: await registry.metrics() };
-      snapshot = watched();
-      try {
-        const slicer = new Slicer();
-        const out = new TextChunks();
-        let first = true;
-        for (const metric of registry.getMetricsAsArray()) {
-          if (!first) out.add("\n\n");
-          first = false;
-          if (families.has(metric)) await (metric as unknown as Family).write(out, slicer);
-          else out.add(await generic.getMetricsAsString(metric));
-          if (slicer.due()) await slicer.pause();
-        }
-        out.add("\n");
-        return { contentType: registry.contentType, body: out.bytes() };
-      } finally {
-        snapshot = undefined;
+      const slicer = new Slicer();
+      const out = new TextChunks();
+      let first = true;
+      for (const metric of registry.getMetricsAsArray()) {
+        if (!first) out.add("\n\n");
+        first = false;
+        if (families.has(metric)) await (metric as unknown as Family).write(out, slicer);
+        else out.add(await generic.getMetricsAsString(metric));
+        if (slicer.due()) await slicer.pause();
       }
+      out.add("\n");
+      return { contentType: registry.contentType, body: out.bytes() };
     },
     dispose() {
       for (const name of created.splice(0)) registry.removeSingleMetric(name);

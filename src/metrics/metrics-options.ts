@@ -3,7 +3,7 @@
  * shape of loopgroup's series, declared without prom-client's types, which
  * only `loadMetrics()` loads.
  */
-import type { GroupDetails, IterationObserver } from "../core/index.js";
+import type { IterationObserver, LoopReadings } from "../core/index.js";
 import { ConfigurationError, messages } from "../errors.js";
 import { envBoolean } from "../validation.js";
 
@@ -71,7 +71,7 @@ export interface LoopMetrics {
    */
   observer(loop: string, workers: number): IterationObserver;
   /** Where states and check results are read at scrape time (never on the probe path). */
-  watch(source: () => GroupDetails): void;
+  watch(source: LoopReadings): void;
   /** `loopgroup_leader` and `loopgroup_leader_transitions_total` for one lease. */
   leadership(lease: string): (isLeader: boolean) => void;
   /** `loopgroup_shards_owned{loop}` for one sharded loop: set to the shards this process owns. */

@@ -103,6 +103,28 @@ function wantsDetail(query: string, loops: boolean): Detail {
   return value !== null && value !== "0" && value !== "false";
 }
 
+/**
+ * Writes a scrape's chunks one at a time, each after the socket took the one
+ * before ('drain'): handing tens of megabytes to the socket at once is one
+ * long writev that holds every probe up. Stops if the client goes away.
+ */
+function writePaced(response: ServerResponse, chunks: readonly Uint8Array[]): void {
+  let next = 0;
+  const more = (): void => {
+    while (next < chunks.length) {
+      if (response.destroyed) return;
+      const chunk = chunks[next] as Uint8Array;
+      next += 1;
+      if (!response.write(chunk)) {
+        response.once("drain", more);
+        return;
+      }
+    }
+    response.end();
+  };
+  more();
+}
+
 /** Writes a whole answer, unless the response is gone or already answered. */
 export function send(response: ServerResponse, answer: Answer, head: boolean): void {
   if (response.destroyed || response.headersSent) return;
@@ -201,8 +223,8 @@ export class ProbeAnswers {
           "Cache-Control": "no-store",
           "Content-Length": length,
         });
-        if (!head) for (const chunk of chunks) response.write(chunk);
-        response.end();
+        if (head) response.end();
+        else writePaced(response, chunks);
       },
       () => send(response, METRICS_FAILED, head),
     );

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import * as client from "prom-client";
 import sinon from "sinon";
-import type { GroupDetails } from "../../src/core/index.js";
+import type { GroupDetails, LoopState } from "../../src/core/index.js";
 import {
   escapeLabelValue,
   formatValue,
@@ -28,7 +28,17 @@ function fill(metrics: ReturnType<typeof createLoopMetrics>, loops: string[]): v
     loops: states,
     checks: { db: true, cache: false, later: null },
   } as unknown as GroupDetails;
-  metrics.watch(() => details);
+  metrics.watch({
+    eachLoop: (visit) => {
+      for (const [name, stats] of Object.entries(details.loops))
+        visit(
+          name,
+          stats.state as LoopState,
+          "nextRun" in stats && stats.nextRun !== undefined ? Date.parse(stats.nextRun) : undefined,
+        );
+    },
+    checkResults: () => details.checks,
+  });
   loops.forEach((loop, i) => {
     const observer = metrics.observer(loop, 1);
     // Every bucket's edge, one past the last bound, and values between.

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import * as http from "node:http";
 import * as client from "prom-client";
 import {
   bootstrap,
@@ -244,6 +245,50 @@ describe("metrics", () => {
     const without = await bootstrap(Worker, { ...quiet, healthPort: 0, healthHost: "127.0.0.1" });
     apps.push(without);
     expect((await probe(without.address?.port ?? 0, "/metrics")).status).to.equal(404);
+  });
+
+  it("sends a scrape of megabytes whole, and a client that leaves mid-scrape leaves the server answering", async () => {
+    class Many {}
+    for (let i = 0; i < 3_000; i += 1) {
+      const descriptor: PropertyDescriptor = { value: () => undefined, writable: true };
+      Object.defineProperty(Many.prototype, `loop${i}`, descriptor);
+      Loop({ interval: 60_000 })(Many.prototype, `loop${i}`, descriptor);
+    }
+    const app = await bootstrap(Many, {
+      ...quiet,
+      healthPort: 0,
+      healthHost: "127.0.0.1",
+      metrics: new client.Registry(),
+    });
+    apps.push(app);
+    const port = app.address?.port ?? 0;
+    const whole = await new Promise<{ length: number; got: number }>((resolve, reject) => {
+      http
+        .get({ host: "127.0.0.1", port, path: "/metrics" }, (response) => {
+          let got = 0;
+          response.on("data", (chunk: Buffer) => (got += chunk.byteLength));
+          response.on("end", () =>
+            resolve({ length: Number(response.headers["content-length"]), got }),
+          );
+        })
+        .on("error", reject);
+    });
+    expect(whole.length).to.be.above(5_000_000);
+    expect(whole.got).to.equal(whole.length);
+    // A client that reads the first bytes and goes: nothing throws, the probes and scrapes go on.
+    await new Promise<void>((resolve, reject) => {
+      const request = http.get({ host: "127.0.0.1", port, path: "/metrics" }, (response) => {
+        response.once("data", () => {
+          request.destroy();
+          resolve();
+        });
+      });
+      request.on("error", (error) => (request.destroyed ? undefined : reject(error)));
+    });
+    expect((await probe(port, "/health/live")).status).to.equal(200);
+    expect(
+      sample((await scrape(app)).body, 'loopgroup_loop_workers{loop="Many.loop2999"}'),
+    ).to.equal(1);
   });
 
   it("refuses metrics: true without a probe port, and a value that is not a Registry", async () => {
