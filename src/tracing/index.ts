@@ -1,8 +1,8 @@
 /**
  * Tracing, the door. Light: `loadTracing()` imports `@opentelemetry/api` (an
  * optional peer) and the span code (iteration-tracer.ts) only when called, and
- * only when the package is installed, so an app without it loads neither; the
- * span code only when a tracer provider is registered.
+ * only when a tracer provider is registered on the API's global, so an app
+ * without the package, or with it but no provider, loads neither.
  */
 import type { TracingApi, TracingFactory } from "./iteration-tracer.js";
 
@@ -19,6 +19,9 @@ export type { TracingFactory } from "./iteration-tracer.js";
  * const observer = tracing?.("OrderWorker.consume", 1, metricsObserver);
  */
 export async function loadTracing(): Promise<TracingFactory | undefined> {
+  // The API keeps what is registered on one global per major version: with nothing there, no
+  // provider can be, and even the package stays unloaded (it costs an app tens of ms to start).
+  if (registeredTrace() === undefined) return undefined;
   let api: TracingApi;
   try {
     api = await import("@opentelemetry/api");
@@ -31,6 +34,15 @@ export async function loadTracing(): Promise<TracingFactory | undefined> {
   if (!providerRegistered(api)) return undefined;
   const { createTracing } = await import("./iteration-tracer.js");
   return createTracing(api);
+}
+
+/** Where `@opentelemetry/api` 1.x registers its globals (its `global-utils`). */
+const API_GLOBAL = Symbol.for("opentelemetry.js.api.1");
+
+/** The API's registered trace global, read without loading the package. */
+function registeredTrace(): unknown {
+  const globals = (globalThis as Record<symbol, { trace?: unknown } | undefined>)[API_GLOBAL];
+  return globals?.trace;
 }
 
 /** Whether a tracer provider is registered: the API's global proxy has a delegate. */

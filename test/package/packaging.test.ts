@@ -229,12 +229,10 @@ describe("packaging: the published tarball works for a consumer in every compile
     await runAndProbe(join(dir, "out/service.js"), "consumer says bye");
   });
 
-  it("an app without @opentelemetry/api installed loads none of the tracing code, and runs", async () => {
-    const dir = join(consumer, "without-tracing-peer");
-    await mkdir(dir, { recursive: true });
+  /** Builds service.ts in `dir`, runs it to ready and SIGTERM, and lists every module it loaded. */
+  async function modulesLoaded(dir: string): Promise<string[]> {
     await writeFile(join(dir, "service.ts"), service);
     await writeFile(join(dir, "package.json"), JSON.stringify({ type: "module" }));
-    await run("ln", ["-s", "../node_modules", join(dir, "node_modules")]);
     // Every module the app loads, printed by a loader hook (which runs on its own thread).
     await writeFile(
       join(dir, "hooks.mjs"),
@@ -245,9 +243,6 @@ describe("packaging: the published tarball works for a consumer in every compile
       'import { register } from "node:module";\nregister("./hooks.mjs", import.meta.url);\n',
     );
     await esbuild(dir, "out/service.js");
-    expect(existsSync(join(dir, "node_modules/@opentelemetry/api")), "not installed").to.equal(
-      false,
-    );
     const worker = new Worker(join(dir, "out/service.js"), {}, [
       "--import",
       join(dir, "register.mjs"),
@@ -265,6 +260,32 @@ describe("packaging: the published tarball works for a consumer in every compile
       loaded.some((line) => line.includes("/loopgroup/dist/index.js")),
       "hook saw loopgroup",
     ).to.be.true;
+    return loaded;
+  }
+
+  it("an app without @opentelemetry/api installed loads none of the tracing code, and runs", async () => {
+    const dir = join(consumer, "without-tracing-peer");
+    await mkdir(dir, { recursive: true });
+    await run("ln", ["-s", "../node_modules", join(dir, "node_modules")]);
+    expect(existsSync(join(dir, "node_modules/@opentelemetry/api")), "not installed").to.equal(
+      false,
+    );
+    const loaded = await modulesLoaded(dir);
+    expect(loaded.filter((line) => /iteration-tracer|opentelemetry/.test(line))).to.deep.equal([]);
+  });
+
+  it("an app with @opentelemetry/api installed but no tracer provider registered does not load it either", async () => {
+    const dir = join(consumer, "tracing-peer-no-provider");
+    await mkdir(join(dir, "node_modules/@opentelemetry"), { recursive: true });
+    // A copy, not a link: loopgroup resolves its optional peer from where it is installed.
+    await run("cp", ["-r", join(consumer, "node_modules/loopgroup"), join(dir, "node_modules")]);
+    await run("ln", [
+      "-s",
+      join(root, "node_modules/@opentelemetry/api"),
+      join(dir, "node_modules/@opentelemetry/api"),
+    ]);
+    expect(existsSync(join(dir, "node_modules/@opentelemetry/api/package.json"))).to.equal(true);
+    const loaded = await modulesLoaded(dir);
     expect(loaded.filter((line) => /iteration-tracer|opentelemetry/.test(line))).to.deep.equal([]);
   });
 
