@@ -836,6 +836,14 @@ describe("edges (real sockets)", () => {
       expect(jsonBody(answer)).to.deep.equal({ status: "bad request" });
       const old = await rawRequest(port, "GET /health/live HTTP/1.0\r\n\r\n");
       expect(old).to.match(/^HTTP\/1.1 200/);
+      // The header's name in any case; on a path that is no probe, the 400 comes first too.
+      const shouted = await rawRequest(
+        port,
+        "GET /health/live HTTP/1.1\r\nHOST: x\r\nConnection: close\r\n\r\n",
+      );
+      expect(shouted).to.match(/^HTTP\/1.1 200/);
+      const elsewhere = await rawRequest(port, "GET /nowhere HTTP/1.1\r\nX-Host: x\r\n\r\n");
+      expect(elsewhere).to.match(/^HTTP\/1.1 400/);
     });
 
     it("a details() result with a status key does not override the verdict", async () => {

@@ -11,6 +11,7 @@ import { checkHost, checkPort, PROBE_DEFAULTS } from "./probe-options.js";
 import {
   BAD_REQUEST,
   HEADERS_TOO_LARGE,
+  lacksHost,
   NO_HOST,
   NOT_ALLOWED,
   NOT_FOUND,
@@ -205,9 +206,7 @@ export class HealthServer {
   private handle(request: IncomingMessage, response: ServerResponse): void {
     const head = request.method === "HEAD";
     if (!head && request.method !== "GET") return send(response, NOT_ALLOWED, false);
-    if (request.headers.host === undefined && request.httpVersionMinor === 1) {
-      return send(response, NO_HOST, head); // HTTP/1.1 requires Host (RFC 9112, 3.2)
-    }
+    if (lacksHost(request)) return send(response, NO_HOST, head);
     if (!this.answers.handle(request, response)) send(response, NOT_FOUND, head);
   }
 }

@@ -125,6 +125,21 @@ function writePaced(response: ServerResponse, chunks: readonly Uint8Array[]): vo
   more();
 }
 
+/**
+ * True for an HTTP/1.1 request without a Host header, which RFC 9112 (3.2)
+ * requires. Read from `rawHeaders`: `request.headers` would build an object
+ * per probe that nothing else needs.
+ */
+export function lacksHost(request: IncomingMessage): boolean {
+  if (request.httpVersionMajor !== 1 || request.httpVersionMinor !== 1) return false;
+  const raw = request.rawHeaders;
+  for (let at = 0; at < raw.length; at += 2) {
+    const name = raw[at] as string;
+    if (name.length === 4 && name.toLowerCase() === "host") return false;
+  }
+  return true;
+}
+
 /** Writes a whole answer, unless the response is gone or already answered. */
 export function send(response: ServerResponse, answer: Answer, head: boolean): void {
   if (response.destroyed || response.headersSent) return;
@@ -170,8 +185,8 @@ export class ProbeAnswers {
       send(response, NOT_ALLOWED, false);
       return true;
     }
-    if (request.headers.host === undefined && request.httpVersionMinor === 1) {
-      send(response, NO_HOST, head); // HTTP/1.1 requires Host (RFC 9112, 3.2)
+    if (lacksHost(request)) {
+      send(response, NO_HOST, head);
       return true;
     }
     if (check === undefined) {
