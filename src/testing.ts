@@ -349,11 +349,20 @@ export class FakeKubeApi {
           ),
         );
       }
+      const before = JSON.stringify([
+        lease.spec,
+        lease.metadata.labels,
+        lease.metadata.annotations,
+      ]);
       lease.spec = body.spec ?? {};
       if (body.metadata?.labels) lease.metadata.labels = { ...body.metadata.labels };
       else delete lease.metadata.labels;
       if (body.metadata?.annotations) lease.metadata.annotations = { ...body.metadata.annotations };
       else delete lease.metadata.annotations;
+      const after = JSON.stringify([lease.spec, lease.metadata.labels, lease.metadata.annotations]);
+      // As the API server's storage does: an update that changes nothing is not written, and
+      // answers the object as it was, resourceVersion included.
+      if (after === before) return this.send(res, 200, this.render(lease));
       lease.metadata.resourceVersion = this.bump();
       this.writes.push({ client, method: "PUT", spec: lease.spec, at: Date.now() });
       return this.send(res, 200, this.render(lease));

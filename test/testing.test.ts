@@ -38,7 +38,7 @@ describe("loopgroup/testing: FakeLeaseServer", () => {
   });
   afterEach(() => api.close());
 
-  it("serves Leases by the API server's rules: create, 409 AlreadyExists, get, 404, stale update 409, 422 without a resourceVersion", async () => {
+  it("serves Leases by the API server's rules: create, 409 AlreadyExists, get, 404, stale update 409, 422 without a resourceVersion, an update that changes nothing not written", async () => {
     expect(api.url).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
     const spec = { holderIdentity: "a", leaseDurationSeconds: 15, renewTime: MICRO };
     const created = await call(api.url, "POST", LEASES, { metadata: { name: "report" }, spec });
@@ -61,6 +61,14 @@ describe("loopgroup/testing: FakeLeaseServer", () => {
     expect((await put(undefined)).status).to.equal(422);
     expect(api.lease("jobs", "report")?.spec.holderIdentity).to.equal("b");
     expect(api.leases().map((l) => l.metadata.name)).to.deep.equal(["report"]);
+    expect(api.writes.map((w) => w.method)).to.deep.equal(["POST", "PUT"]);
+    // An update that changes nothing is not written: 200 with the same resourceVersion.
+    const current = (await call(api.url, "GET", `${LEASES}/report`)).body.metadata as {
+      resourceVersion: string;
+    };
+    const same = await put(current.resourceVersion);
+    expect(same.status).to.equal(200);
+    expect(same.body.metadata).to.include({ resourceVersion: current.resourceVersion });
     expect(api.writes.map((w) => w.method)).to.deep.equal(["POST", "PUT"]);
   });
 

@@ -76,14 +76,23 @@ export function observe(
   return observed !== undefined && observed.raw === raw ? observed : { record, raw, at: now };
 }
 
-/** The record this replica writes to hold the Lease: now as renewTime (and acquireTime unless kept). */
+/**
+ * The record this replica writes to hold the Lease: now as renewTime (and
+ * acquireTime unless kept). Renewing its own record, the renewTime always
+ * moves forward, at least 1 ms past the last one: the API server does not
+ * write an update that changes nothing (the resourceVersion stays), so a
+ * renew with a frozen or stepped-back wall clock would look to the others
+ * like no renew at all.
+ */
 export function desiredRecord(me: Candidate, wallNow: number, keep?: LeaseRecord): LeaseRecord {
+  const renewing = keep !== undefined && keep.holderIdentity === me.identity;
+  const last = renewing ? Date.parse(keep.renewTime) : Number.NaN;
   const time = microTime(wallNow);
   return {
     holderIdentity: me.identity,
     leaseDurationSeconds: leaseSeconds(me.leaseDurationMs),
     acquireTime: keep?.acquireTime ?? time,
-    renewTime: time,
+    renewTime: last >= wallNow ? microTime(last + 1) : time,
     leaseTransitions: keep?.leaseTransitions ?? 0,
   };
 }

@@ -86,6 +86,8 @@ export class ShardCoordinator {
   private memberAcquiredAt = "";
   /** Every Lease of the app as last listed, observed on the monotonic clock. */
   private readonly observed = new Map<string, Observed>();
+  /** Each listed Lease's resourceVersion, to prime a shard's elector with. */
+  private readonly versions = new Map<string, string>();
   private members: string[] = [];
   private rounds = 0;
   private active = true;
@@ -253,6 +255,8 @@ export class ShardCoordinator {
       );
     }
     for (const name of [...this.observed.keys()]) if (!seen.has(name)) this.observed.delete(name);
+    this.versions.clear();
+    for (const lease of leases) this.versions.set(lease.name, lease.resourceVersion);
     const live = (lease: ListedLease): boolean =>
       lease.record.holderIdentity !== "" && isLeaseValid(this.observed.get(lease.name), at);
     const memberLeases = leases.filter((l) => l.labels[ROLE_LABEL] === "member");
@@ -386,7 +390,7 @@ export class ShardCoordinator {
       this.onOwned(loop.name, this.owned(state).length),
     );
     const listed = view?.observed;
-    elector.prime(listed, "");
+    elector.prime(listed, this.versions.get(lease) ?? "");
     const holding: Holding = { index, elector, gate, handingOff: undefined };
     state.holdings.set(index, holding);
     elector.start();

@@ -1,6 +1,7 @@
 // One Lease in memory with the API server's rules (resourceVersion, 409s, no
 // server-side expiry), for elector tests under fake timers: each replica gets
 // a LeaseApi onto it with its own faults.
+import { rawOf } from "../../src/leader/decision.js";
 import type { LeaseApi } from "../../src/leader/elector.js";
 import type { LeaseNamespace } from "../../src/leader/election.js";
 import { LeaseApiError, type LeaseMeta, type LeaseRead } from "../../src/leader/lease-client.js";
@@ -57,7 +58,12 @@ export class LeaseStore {
         await new Promise((resolve) => setTimeout(resolve, faults.writeDelayMs));
       }
       check();
-      this.lease = { record, resourceVersion: String((this.version += 1)) };
+      // As the API server's storage does: an update that changes nothing keeps its resourceVersion.
+      const same = this.lease !== undefined && rawOf(this.lease.record) === rawOf(record);
+      const resourceVersion = same
+        ? (this.lease?.resourceVersion ?? "")
+        : String((this.version += 1));
+      this.lease = { record, resourceVersion };
       this.writes.push({ client, record, at: Date.now() });
       return { ...this.lease };
     };
@@ -105,6 +111,8 @@ export class LeaseNamespaceStore {
   readonly leases = new Map<string, StoredLease>();
   /** Every request as it was sent: who, what, when (Date.now()). */
   readonly requests: { client: string; method: string; name: string; at: number }[] = [];
+  /** Leases a PUT without a resourceVersion was sent for (refused with 422, as the API server does). */
+  readonly unconditional: string[] = [];
   private version = 1;
 
   namespace(client: string, faults: StoreFaults): LeaseNamespace {
@@ -132,9 +140,15 @@ export class LeaseNamespaceStore {
       resourceVersion: stored.resourceVersion,
     });
     const put = (name: string, record: LeaseRecord, meta: LeaseMeta): LeaseRead => {
+      const was = this.leases.get(name);
+      const same =
+        was !== undefined &&
+        rawOf(was.record) === rawOf(record) &&
+        JSON.stringify([was.labels, was.annotations]) ===
+          JSON.stringify([{ ...meta.labels }, { ...meta.annotations }]);
       const stored: StoredLease = {
         record,
-        resourceVersion: String((this.version += 1)),
+        resourceVersion: same && was ? was.resourceVersion : String((this.version += 1)),
         labels: { ...meta.labels },
         annotations: { ...meta.annotations },
       };
@@ -156,6 +170,15 @@ export class LeaseNamespaceStore {
         },
         update: async (record, resourceVersion) => {
           await gate("PUT", name);
+          this.unconditional.push(...(resourceVersion === "" ? [name] : []));
+          // A Lease allows no unconditional update: the API server answers 422.
+          if (resourceVersion === "")
+            throw new LeaseApiError(
+              "metadata.resourceVersion: must be specified for an update",
+              422,
+              "Invalid",
+              `PUT ${path(name)}`,
+            );
           const stored = this.leases.get(name);
           if (stored === undefined)
             throw new LeaseApiError("not found", 404, "NotFound", `PUT ${path(name)}`);

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 import {
   decide,
+  desiredRecord,
   isLeaseValid,
   observe,
   optimisticRenewal,
@@ -74,6 +75,20 @@ describe("leader election decision (client-go's tryAcquireOrRenew, pure)", () =>
     // The same object read again (version 9): unchanged, so it expires 15 s after it was seen.
     expect(read("9", 28_999).action).to.equal("wait");
     expect(read("9", 29_000).action).to.equal("update");
+  });
+
+  it("renewing its own record, renewTime always moves forward, whatever the wall clock does", () => {
+    const mine = held("b", { renewTime: microTime(WALL + 5_000) });
+    // The wall clock is behind the last renewTime (stepped back): 1 ms past it.
+    expect(desiredRecord(me, WALL, mine).renewTime).to.equal(microTime(WALL + 5_001));
+    // Frozen: the same wall time as the last renew.
+    const frozen = held("b", { renewTime: microTime(WALL) });
+    expect(desiredRecord(me, WALL, frozen).renewTime).to.equal(microTime(WALL + 1));
+    // Ahead, as usual: the wall time. Taking over another holder's record: the wall time too.
+    expect(desiredRecord(me, WALL + 9_000, mine).renewTime).to.equal(microTime(WALL + 9_000));
+    expect(
+      desiredRecord(me, WALL, held("a", { renewTime: microTime(WALL + 5_000) })).renewTime,
+    ).to.equal(microTime(WALL));
   });
 
   it("a renewed foreign record restarts the wait", () => {

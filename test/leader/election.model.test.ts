@@ -32,6 +32,7 @@ import {
   type LoopContext,
   type ShutdownResult,
 } from "../../src/index.js";
+import { rawOf } from "../../src/leader/decision.js";
 import type { LeaseApi } from "../../src/leader/elector.js";
 import { leaseTransport } from "../../src/leader/election.js";
 import { LeaseApiError, type LeaseRead } from "../../src/leader/lease-client.js";
@@ -160,7 +161,12 @@ class Store {
   }
 
   write(identity: string, record: LeaseRecord): LeaseRead {
-    this.lease = { record, resourceVersion: String((this.version += 1)) };
+    // As the API server's storage does: an update that changes nothing keeps its resourceVersion.
+    const same = this.lease !== undefined && rawOf(this.lease.record) === rawOf(record);
+    const resourceVersion = same
+      ? (this.lease?.resourceVersion ?? "")
+      : String((this.version += 1));
+    this.lease = { record, resourceVersion };
     this.landed.push({ identity, record, at: mono() });
     return { record, resourceVersion: this.lease.resourceVersion };
   }

@@ -50,6 +50,33 @@ describe("LeaderElector (client-go's loop) under fake timers", () => {
     return { elector, gate, faults, events, logger };
   }
 
+  it("a leader whose wall clock is frozen still renews visibly: the API server keeps an unchanged object's resourceVersion, so each renew moves renewTime on", async () => {
+    const store = new Store();
+    const changes: string[] = [];
+    const frozen = (identity: string) =>
+      new LeaderElector(
+        store.api(identity, noFaults()),
+        config(identity),
+        new LeaderGate(),
+        recordingLogger(),
+        (leads) => changes.push(`${Date.now()} ${identity} ${leads ? "leads" : "lost"}`),
+        () => 0,
+        () => Date.UTC(2026, 11, 6, 4), // the wall clock never moves
+      );
+    const a = frozen("a");
+    a.start();
+    await clock().tickAsync(0);
+    const b = frozen("b");
+    b.start();
+    // Three lease durations: "a" renews every 2 s; "b" must see a changing Lease all along.
+    await clock().tickAsync(45_000);
+    // Before: "b" took the live Lease at 16 000 and both led until "a" lost it at 26 000.
+    expect(changes).to.deep.equal(["0 a leads"]);
+    const versions = store.writes.filter((w) => w.client === "a").map((w) => w.record.renewTime);
+    expect(new Set(versions).size).to.equal(versions.length);
+    await release(a, b);
+  });
+
   async function release(...electors: LeaderElector[]): Promise<void> {
     const releasing = Promise.all(electors.map((e) => e.release()));
     await clock().tickAsync(10_000);

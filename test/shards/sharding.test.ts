@@ -55,16 +55,17 @@ class Fleet {
     readonly workMs: number,
   ) {}
 
+  /** The replica last started under `identity` (a restarted pod keeps its name). */
   byIdentity(identity: string): Replica | undefined {
-    return this.replicas.find((r) => r.identity === identity);
+    return [...this.replicas].reverse().find((r) => r.identity === identity);
   }
 
   live(): Replica[] {
     return this.replicas.filter((r) => !r.killed && !r.done);
   }
 
-  async spawn(count = this.count): Promise<Replica> {
-    const r = new Replica(`r${(this.generation += 1)}`);
+  async spawn(count = this.count, identity = `r${(this.generation += 1)}`): Promise<Replica> {
+    const r = new Replica(identity);
     this.replicas.push(r);
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const fleet = this;
@@ -264,6 +265,29 @@ describe("sharded loops: a fleet of in-process replicas", function () {
       expect(fleet.store.leases.has(member)).to.equal(true);
       await advance(clock, fleet, 10 * leaseDuration + 2 * retryPeriod);
       expect(fleet.store.leases.has(member)).to.equal(false);
+      expect(fleet.violations).to.deep.equal([]);
+      await stopAll(clock, fleet);
+    } finally {
+      fleet = undefined;
+      sandbox.restore();
+    }
+  });
+
+  it("a replica restarted under the same identity takes back the shards its Leases still name, each PUT carrying the listed resourceVersion", async () => {
+    const sandbox = sinon.createSandbox();
+    const clock = sandbox.useFakeTimers({ now: Date.UTC(2026, 11, 6, 1) });
+    try {
+      fleet = new Fleet(4, 100);
+      const first = await fleet.spawn(4, "pod-0");
+      await advance(clock, fleet, 3 * retryPeriod);
+      expect(first.owned()).to.have.length(4);
+      // kill -9, and the pod comes back at once with the same name (a StatefulSet).
+      fleet.kill(first);
+      const again = await fleet.spawn(4, "pod-0");
+      await advance(clock, fleet, 3 * retryPeriod);
+      expect(again.owned()).to.have.length(4);
+      // Primed from the list, no elector sent a PUT without a resourceVersion (a 422 from the API server).
+      expect(fleet.store.unconditional).to.deep.equal([]);
       expect(fleet.violations).to.deep.equal([]);
       await stopAll(clock, fleet);
     } finally {
