@@ -827,7 +827,7 @@ describe("edges (real sockets)", () => {
       expect(jsonBody(big)).to.deep.equal({ status: "request header fields too large" });
     });
 
-    it("an HTTP/1.1 request without Host gets a JSON 400 with a Content-Length, not Node's chunked one", async () => {
+    it("an HTTP/1.1 request without Host, or one with two, gets a JSON 400 with a Content-Length, not Node's chunked one", async () => {
       const answer = await rawRequest(port, "GET /health/live HTTP/1.1\r\n\r\n");
       expect(answer).to.match(/^HTTP\/1.1 400/);
       expect(answer)
@@ -844,6 +844,14 @@ describe("edges (real sockets)", () => {
       expect(shouted).to.match(/^HTTP\/1.1 200/);
       const elsewhere = await rawRequest(port, "GET /nowhere HTTP/1.1\r\nX-Host: x\r\n\r\n");
       expect(elsewhere).to.match(/^HTTP\/1.1 400/);
+      // Two Host lines: 400 (RFC 9112, 3.2), in HTTP/1.0 too.
+      for (const version of ["1.1", "1.0"]) {
+        const twice = await rawRequest(
+          port,
+          `GET /health/live HTTP/${version}\r\nHost: a\r\nhost: b\r\nConnection: close\r\n\r\n`,
+        );
+        expect(twice, version).to.match(/^HTTP\/1.1 400/);
+      }
     });
 
     it("a details() result with a status key does not override the verdict", async () => {

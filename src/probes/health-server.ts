@@ -11,7 +11,7 @@ import { checkHost, checkPort, PROBE_DEFAULTS } from "./probe-options.js";
 import {
   BAD_REQUEST,
   HEADERS_TOO_LARGE,
-  lacksHost,
+  badHost,
   NO_HOST,
   NOT_ALLOWED,
   NOT_FOUND,
@@ -206,7 +206,7 @@ export class HealthServer {
   private handle(request: IncomingMessage, response: ServerResponse): void {
     const head = request.method === "HEAD";
     if (!head && request.method !== "GET") return send(response, NOT_ALLOWED, false);
-    if (lacksHost(request)) return send(response, NO_HOST, head);
+    if (badHost(request)) return send(response, NO_HOST, head);
     if (!this.answers.handle(request, response)) send(response, NOT_FOUND, head);
   }
 }

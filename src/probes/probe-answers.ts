@@ -126,18 +126,19 @@ function writePaced(response: ServerResponse, chunks: readonly Uint8Array[]): vo
 }
 
 /**
- * True for an HTTP/1.1 request without a Host header, which RFC 9112 (3.2)
- * requires. Read from `rawHeaders`: `request.headers` would build an object
- * per probe that nothing else needs.
+ * True when RFC 9112 (3.2) asks for a 400: an HTTP/1.1 request without a
+ * Host header, or any request with more than one. Read from `rawHeaders`:
+ * `request.headers` would build an object per probe that nothing else needs.
  */
-export function lacksHost(request: IncomingMessage): boolean {
-  if (request.httpVersionMajor !== 1 || request.httpVersionMinor !== 1) return false;
+export function badHost(request: IncomingMessage): boolean {
   const raw = request.rawHeaders;
+  let hosts = 0;
   for (let at = 0; at < raw.length; at += 2) {
     const name = raw[at] as string;
-    if (name.length === 4 && name.toLowerCase() === "host") return false;
+    if (name.length === 4 && name.toLowerCase() === "host") hosts += 1;
   }
-  return true;
+  if (hosts > 1) return true;
+  return hosts === 0 && request.httpVersionMajor === 1 && request.httpVersionMinor === 1;
 }
 
 /** Writes a whole answer, unless the response is gone or already answered. */
@@ -185,7 +186,7 @@ export class ProbeAnswers {
       send(response, NOT_ALLOWED, false);
       return true;
     }
-    if (lacksHost(request)) {
+    if (badHost(request)) {
       send(response, NO_HOST, head);
       return true;
     }
