@@ -3,7 +3,11 @@
  * install process handlers -> start -> App.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { resolveBootstrapOptions, type BootstrapOptions } from "./bootstrap-options.js";
+import {
+  resolveBootstrapOptions,
+  type BootstrapOptions,
+  type ResolvedBootstrapOptions,
+} from "./bootstrap-options.js";
 import {
   checkOverriddenLoops,
   declaredHealthPorts,
@@ -14,14 +18,17 @@ import {
   nameOf,
   overriddenOptions,
   resolvedGroupOptions,
+  startProbeThread,
   uniqueOrThrow,
   where,
   type Hook,
   type IterationObserver,
   type LoopContext,
+  type Discovered,
   type Service,
   type ServiceDeclaration,
   type ShutdownResult,
+  type StartedProbeThread,
 } from "./core/index.js";
 import { ConfigurationError, messages } from "./errors.js";
 import {
@@ -123,20 +130,56 @@ interface Leadership {
   eventsSettled: (() => Promise<void>) | undefined;
 }
 
-function build(
+/** The services found and the options resolved: what the rest of `bootstrap()` is built from. */
+interface Plan {
+  readonly found: readonly Discovered[];
+  readonly resolved: ResolvedBootstrapOptions;
+  readonly logger: Logger;
+}
+
+function plan(
   services: Service | readonly Service[],
   options: BootstrapOptions,
   env: NodeJS.ProcessEnv,
-  loadedMetrics: (option: true | MetricsRegistry) => LoopMetrics | undefined,
-  tracing?: TracingFactory,
-): Built {
+): Plan {
   const found = discover(services);
   const resolved = resolveBootstrapOptions(options, env, declaredHealthPorts(found));
   if (resolved.metrics === true && resolved.healthPort === false) {
     throw new ConfigurationError(messages.metricsWithoutPort());
   }
-  const metrics = resolved.metrics === false ? undefined : loadedMetrics(resolved.metrics);
   const logger = resolved.logger === false ? silentLogger : (resolved.logger ?? stderrLogger());
+  return { found, resolved, logger };
+}
+
+/**
+ * Thread mode: the probe thread starts now and boots on its own core while
+ * prom-client, tracing and the app are loaded and built; the group adopts it.
+ */
+function startProbeThreadEarly({
+  resolved,
+  logger,
+}: Plan): Promise<StartedProbeThread> | undefined {
+  if (resolved.healthPort === false || !resolved.healthThread) return undefined;
+  return startProbeThread(
+    {
+      host: resolved.healthHost,
+      port: resolved.healthPort,
+      eventLoopStallTimeout: resolved.eventLoopStallTimeout,
+    },
+    // The group's logger is this one, guarded; /metrics is served when metrics are on.
+    { metrics: resolved.metrics !== false, logger: guardLogger(logger) },
+  );
+}
+
+function build(
+  { found, resolved, logger }: Plan,
+  options: BootstrapOptions,
+  env: NodeJS.ProcessEnv,
+  loadedMetrics: (option: true | MetricsRegistry) => LoopMetrics | undefined,
+  tracing: TracingFactory | undefined,
+  probeThread: StartedProbeThread | undefined,
+): Built {
+  const metrics = resolved.metrics === false ? undefined : loadedMetrics(resolved.metrics);
 
   // A service may hold only hooks or checks (the owner of a shared connection), as long as the app has a loop.
   const declaredLoops = found.flatMap(({ instance, className, declaration }) =>
@@ -277,6 +320,7 @@ function build(
               host: resolved.healthHost,
               thread: resolved.healthThread,
               eventLoopStallTimeout: resolved.eventLoopStallTimeout,
+              started: probeThread,
             },
       onStart: hooks((d) => d.startHooks),
       // The singleton loops have stopped when hooks run: release the Lease first, then the user's hooks.
@@ -355,13 +399,16 @@ export async function bootstrap(
   if (release === undefined) throw new ConfigurationError(messages.secondApp());
   let built: Built;
   let metrics: LoopMetrics | undefined;
+  let probeThread: StartedProbeThread | undefined;
   try {
-    // prom-client is loaded (asynchronously) before anything else is built, and only when asked for.
     const wanted = resolveMetrics(options.metrics, process.env, "bootstrap()");
+    const planned = plan(services, options, process.env);
+    probeThread = await startProbeThreadEarly(planned);
+    // prom-client is loaded (asynchronously) before anything else is built, and only when asked for.
     metrics = wanted === true || isMetricsRegistry(wanted) ? await loadMetrics(wanted) : undefined;
     // @opentelemetry/api is loaded only when installed and not switched off; absent, tracing is off.
     const tracing = options.tracing === false ? undefined : await loadTracing();
-    built = build(services, options, process.env, () => metrics, tracing);
+    built = build(planned, options, process.env, () => metrics, tracing, probeThread);
     const leadership = built.leadership;
     if (leadership !== undefined) {
       // Loaded only when a loop is singleton: an app without one does no election work.
@@ -392,7 +439,8 @@ export async function bootstrap(
       );
     }
   } catch (error) {
-    // A refused app leaves no series behind on the caller's registry.
+    // A refused app leaves no series behind on the caller's registry, and no probe thread.
+    await probeThread?.stop().catch(() => undefined);
     metrics?.dispose();
     release();
     if (exit) {

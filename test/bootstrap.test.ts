@@ -1,4 +1,6 @@
 import { expect } from "chai";
+import { readdirSync } from "node:fs";
+import { createServer as createNetServer } from "node:net";
 import sinon from "sinon";
 import {
   bootstrap,
@@ -373,6 +375,78 @@ describe("bootstrap", () => {
         .to.include(`:${port(first)}`)
         .and.include("EADDRINUSE");
       expect(iterations).to.equal(0);
+    });
+  });
+
+  describe("thread mode: the probe thread boots beside the rest of startup", () => {
+    /** The process's OS threads: an ended probe thread is no longer among them. */
+    const threads = (): number => readdirSync("/proc/self/task").length;
+    const probeOptions = { ...quiet, healthHost: "127.0.0.1", healthPort: 0 } as const;
+    const threadOptions = { ...probeOptions, healthThread: true } as const;
+    const port = (app: App): number => app.address?.port ?? -1;
+
+    it("serves the app's probes once bootstrap resolves, and ends with the app", async () => {
+      const before = threads();
+      const app = await start(Sleeper, threadOptions);
+      expect((await probe(port(app), "/health/ready")).status).to.equal(200);
+      expect((await probe(port(app), "/health/startup")).status).to.equal(200);
+      const verbose = (await probe(port(app), "/health/live?verbose")).json as {
+        loops: Record<string, unknown>;
+      };
+      expect(verbose.loops).to.have.property("Sleeper.tick");
+      await app.shutdown();
+      expect(threads()).to.equal(before);
+    });
+
+    it("a thread that cannot listen rejects bootstrap with the ListenError: no hook or loop ran, no thread or timer is left", async () => {
+      const first = await start(Sleeper, probeOptions);
+      const before = threads();
+      const timers = process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+      const ran: string[] = [];
+      class Second {
+        @OnStart() open(): void {
+          ran.push("hook");
+        }
+        @Loop() work(): void {
+          ran.push("loop");
+        }
+      }
+      const error = await bootstrap(Second, { ...threadOptions, healthPort: port(first) }).catch(
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(ListenError);
+      expect((error as Error).message)
+        .to.include(`:${port(first)}`)
+        .and.include("EADDRINUSE");
+      expect(ran).to.deep.equal([]);
+      expect(threads(), "the thread has ended").to.equal(before);
+      expect(process.getActiveResourcesInfo().filter((r) => r === "Timeout").length).to.equal(
+        timers,
+      );
+    });
+
+    it("a bootstrap refused after the thread started (a ConfigurationError from the build) ends the thread and frees its port", async () => {
+      const free = createNetServer();
+      await new Promise<void>((resolve) => free.listen(0, "127.0.0.1", () => resolve()));
+      const address = free.address();
+      const chosen = typeof address === "object" && address !== null ? address.port : 0;
+      await new Promise<void>((resolve) => free.close(() => resolve()));
+      const before = threads();
+      class Lonely {
+        @Loop({ singleton: true }) work(): void {}
+      }
+      const error = await bootstrap(Lonely, { ...threadOptions, healthPort: chosen }).catch(
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(ConfigurationError);
+      expect((error as Error).message).to.include("no leaderElection is configured");
+      expect(threads(), "the thread has ended").to.equal(before);
+      const again = createNetServer();
+      await new Promise<void>((resolve, reject) => {
+        again.once("error", reject);
+        again.listen(chosen, "127.0.0.1", () => resolve());
+      });
+      await new Promise<void>((resolve) => again.close(() => resolve()));
     });
   });
 });

@@ -14,6 +14,7 @@ import {
   type VerboseMode,
 } from "../probes/index.js";
 import { checkBoolean, checkDuration } from "../validation.js";
+import type { StartedProbeThread } from "./probe-mirror.js";
 
 /** A lifecycle hook: `@OnStart` / `@OnShutdown` methods become these. */
 export interface Hook {
@@ -88,6 +89,8 @@ export interface ResolvedGroupOptions {
         /** Serve them from a worker thread. */
         readonly thread: boolean;
         readonly eventLoopStallTimeout: number;
+        /** Thread mode: the thread `bootstrap()` started beside the rest of startup, to adopt. */
+        readonly started?: StartedProbeThread | undefined;
       }
     | undefined;
   readonly metrics: LoopGroupOptions["metrics"];

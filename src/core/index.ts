@@ -61,5 +61,6 @@ export type {
   ShardInfo,
 } from "./loop-context.js";
 export { LoopRunner } from "./loop-runner.js";
+export { startProbeThread, type StartedProbeThread } from "./probe-mirror.js";
 export type { LoopState } from "./loop-health.js";
 export { isDeclared, readDeclaration, type AnyClass, type ServiceDeclaration } from "./metadata.js";

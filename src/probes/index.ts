@@ -7,6 +7,8 @@
  */
 import type { ProbeThread } from "./probe-thread.js";
 
+export type { ProbeThread, ProbeThreadAnswers, ProbeThreadOptions } from "./probe-thread.js";
+
 export { CachedHealthCheck, type CheckFunction, type NamedHealthCheck } from "./health-check.js";
 export {
   checkedServerOptions,

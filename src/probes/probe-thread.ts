@@ -16,33 +16,53 @@ import { THREAD_SOURCE } from "./thread-source.generated.js";
 /** How many times a crashed probe thread is restarted before the app gives up. */
 export const MAX_THREAD_RESTARTS = 3;
 
+/** What the thread is started with: where it listens, the shared memory it answers from. */
 export interface ProbeThreadOptions {
   readonly host: string;
   readonly port: number;
   readonly state: SharedArrayBuffer;
   readonly eventLoopStallTimeout: number;
   readonly heartbeatEvery: number;
+  /** Serve `/metrics` (answered through the main thread's `metrics`, once bound). */
+  readonly metrics: boolean;
+  readonly logger: Logger;
+}
+
+/** What the main thread answers the thread's questions with; bound once the group exists. */
+export interface ProbeThreadAnswers {
   readonly details: () => object;
   /** `?loop=<name>`: one loop's entry, or undefined when no loop has that name. */
   readonly loop: (name: string) => object | undefined;
   readonly metrics:
     (() => Promise<{ contentType: string; body: string | readonly Uint8Array[] }>) | undefined;
-  readonly logger: Logger;
   /** The thread crashed more than MAX_THREAD_RESTARTS times: probes are gone for good. */
   readonly onFatal: (error: Error) => void;
 }
 
+/** The main thread's side of the probe thread: starts it, answers it, restarts it, ends it. */
 export class ProbeThread {
   private worker: Worker | undefined;
   private bound: HealthServerAddress | null = null;
   private stopping = false;
   private restarts = 0;
   private starting: Promise<void> | undefined;
+  private answers: ProbeThreadAnswers | undefined;
+  /** The thread gave up before answers were bound: told to them when they are. */
+  private fatal: Error | undefined;
 
   constructor(private readonly options: ProbeThreadOptions) {}
 
   get address(): HealthServerAddress | null {
     return this.bound;
+  }
+
+  /**
+   * Binds the main thread's answers. Until then the thread's questions get
+   * no answer (it answers from its last state, as when the main thread is busy).
+   */
+  bind(answers: ProbeThreadAnswers): void {
+    this.answers = answers;
+    if (this.fatal !== undefined) answers.onFatal(this.fatal);
   }
 
   /** Starts the thread; resolves once it listens, rejects with a ListenError or StartupError. */
@@ -79,7 +99,7 @@ export class ProbeThread {
       state,
       eventLoopStallTimeout,
       heartbeatEvery,
-      metrics: this.options.metrics !== undefined,
+      metrics: this.options.metrics,
     };
     let worker: Worker;
     try {
@@ -96,16 +116,18 @@ export class ProbeThread {
     this.worker = worker;
     return new Promise<void>((resolve, reject) => {
       let listening = false;
+      let listenError: ListenError | undefined;
       worker.on("message", (message: FromThread) => {
         if (message.type === "listening") {
           listening = true;
           this.bound = { host: message.host, port: message.port };
           resolve();
         } else if (message.type === "listen-failed") {
-          // A thread that cannot serve is of no use: end it, so it holds nothing open.
+          // A thread that cannot serve is of no use: end it, and refuse once it has ended
+          // (on "exit"), so it holds nothing open.
           this.worker = undefined;
+          listenError = new ListenError(message.message, message.code, host, port);
           void worker.terminate();
-          reject(new ListenError(message.message, message.code, host, port));
         } else if (message.type === "ask") {
           void this.answer(worker, message.id, message.what, message.loop);
         }
@@ -119,7 +141,10 @@ export class ProbeThread {
       });
       worker.on("exit", (code) => {
         if (!listening) {
-          reject(new StartupError(messages.probeThreadFailed(`it exited with code ${code}`)));
+          reject(
+            listenError ??
+              new StartupError(messages.probeThreadFailed(`it exited with code ${code}`)),
+          );
           return;
         }
         if (this.stopping || this.worker !== worker) return;
@@ -137,15 +162,20 @@ export class ProbeThread {
     if (this.restarts >= MAX_THREAD_RESTARTS) {
       const error = new Error(`the probe thread crashed ${this.restarts + 1} times`);
       logger.error({ exitCode: code }, "probe thread keeps crashing; shutting the app down");
-      this.options.onFatal(error);
+      this.giveUp(error);
       return;
     }
     this.restarts += 1;
     logger.warn({ attempt: this.restarts, exitCode: code }, "restarting the probe thread");
     this.spawn(port).catch((error: unknown) => {
       logger.error({ error: errorMessage(error) }, "probe thread could not restart");
-      this.options.onFatal(error instanceof Error ? error : new Error(String(error)));
+      this.giveUp(error instanceof Error ? error : new Error(String(error)));
     });
+  }
+
+  private giveUp(error: Error): void {
+    if (this.answers === undefined) this.fatal = error;
+    else this.answers.onFatal(error);
   }
 
   private async answer(
@@ -155,10 +185,13 @@ export class ProbeThread {
     loop = "",
   ): Promise<void> {
     let value: unknown;
+    const answers = this.answers;
     try {
-      if (what === "loop")
-        value = this.options.loop(loop) ?? null; // null: no such loop
-      else value = what === "details" ? this.options.details() : await this.options.metrics?.();
+      // Not bound yet: no answer (undefined), so the thread answers from its last state.
+      if (answers === undefined) value = undefined;
+      else if (what === "loop")
+        value = answers.loop(loop) ?? null; // null: no such loop
+      else value = what === "details" ? answers.details() : await answers.metrics?.();
     } catch {
       value = undefined;
     }
