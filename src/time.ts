@@ -75,6 +75,9 @@ export class Waiter {
   /** Cancels a wait longer than one timer can hold (see startTimer). */
   private cancelLong: (() => void) | undefined;
   private wake: ((completed: boolean) => void) | undefined;
+  /** The callback of a {@link sleepThen} wait, and what it is called with. */
+  private then: ((owner: never, completed: boolean) => void) | undefined;
+  private owner: unknown;
   private interrupted = false;
 
   /** Resolves true after `ms`, false when interrupted. */
@@ -85,6 +88,24 @@ export class Waiter {
       if (ms <= MAX_TIMER_DELAY) this.timer = globalThis.setTimeout(wakeWaiter, ms, this, true);
       else this.cancelLong = startTimer(() => this.settle(true), ms);
     });
+  }
+
+  /**
+   * Calls `then(owner, true)` after `ms`, or `then(owner, false)` when the
+   * wait is ended or interrupted: a sleep with no promise, so whoever waits
+   * need not stay suspended. Returns false, arming nothing, once interrupted.
+   */
+  sleepThen<Owner>(
+    ms: number,
+    then: (owner: Owner, completed: boolean) => void,
+    owner: Owner,
+  ): boolean {
+    if (this.interrupted) return false;
+    this.then = then;
+    this.owner = owner;
+    if (ms <= MAX_TIMER_DELAY) this.timer = globalThis.setTimeout(wakeWaiter, ms, this, true);
+    else this.cancelLong = startTimer(() => this.settle(true), ms);
+    return true;
   }
 
   /** Resolves true after one turn of the event loop (`setImmediate`), false when interrupted. */
@@ -129,6 +150,9 @@ export class Waiter {
     const wake = this.wake;
     this.wake = undefined;
     wake?.(completed);
+    const then = this.then as ((owner: unknown, completed: boolean) => void) | undefined;
+    this.then = undefined;
+    then?.(this.owner, completed);
   }
 }
 

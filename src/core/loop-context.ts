@@ -115,8 +115,19 @@ export interface ShardInfo {
   readonly count: number;
 }
 
+/**
+ * Told once when a loop launched with `LoopRunner.launch()` has ended:
+ * `failure` holds what `run()` would have rejected with, undefined for a clean end.
+ */
+export type LoopEndListener = (
+  runner: Runnable,
+  failure: { readonly error: unknown } | undefined,
+) => void;
+
 /** What a LoopRunner needs besides its options. */
 export interface LoopRunnerDependencies {
+  /** `this` for the body, when it is a method: spares a closure per loop. */
+  readonly receiver?: object;
   readonly logger?: Logger;
   /** Source of jitter in `[0, 1)`; `Math.random` unless a test pins it. */
   readonly random?: () => number;

@@ -42,7 +42,7 @@ import {
   type LoopReadings,
 } from "./group-health.js";
 import { mirrorToProbeThread, type ProbeServer } from "./probe-mirror.js";
-import type { Runnable } from "./loop-context.js";
+import type { LoopEndListener, Runnable } from "./loop-context.js";
 import { LoopRunner } from "./loop-runner.js";
 import { deadline, sleep, type Deadline } from "../time.js";
 
@@ -347,10 +347,24 @@ export class LoopGroup {
     }
   }
 
+  /** Told of a LoopRunner's end: one function for every loop, no promise or closure per loop. */
+  private readonly runnerEnded: LoopEndListener = (loop, failure) =>
+    this.loopEnded(loop, false, failure);
+
   private launchLoop(loop: Runnable): void {
     const foreign = !(loop instanceof LoopRunner);
     if (foreign) this.health.counts.transition("idle", "running");
     this.health.pending.add(loop);
+    if (!foreign) {
+      try {
+        loop.launch(this.runnerEnded);
+      } catch (error) {
+        // As a rejected run() would be: told a microtask later, never during the launch.
+        const failure = { error };
+        void Promise.resolve().then(() => this.loopEnded(loop, false, failure));
+      }
+      return;
+    }
     let running: Promise<void>;
     try {
       running = loop.run();

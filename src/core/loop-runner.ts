@@ -18,6 +18,7 @@ import type {
   IterationObserver,
   IterationResult,
   LoopContext,
+  LoopEndListener,
   LoopRunnerDependencies,
   LoopStats,
   Runnable,
@@ -52,18 +53,12 @@ export class LoopRunner implements Runnable {
   private readonly logger: Logger;
   private readonly random: () => number;
   private readonly observer: IterationObserver | undefined;
-  private readonly gate: LeaderGate | undefined;
-  /** For a copy of a sharded loop: its shard. */
-  private readonly shard: ShardInfo | undefined;
+  /** What the body is called on (`this`), when it is a method; undefined for a plain function. */
+  private readonly receiver: object | undefined;
+  /** For a singleton or sharded loop: its gate and what follows it. Other loops carry none. */
+  private readonly gated: Gated | undefined;
   /** For a scheduled loop: the wait for its next scheduled time. */
   private readonly scheduled: ScheduledWait | undefined;
-  /** Resolves the standby wait when the gate opens. */
-  private gateOpened: (() => void) | undefined;
-  /** The current iteration lost leadership: its signal is aborted and no new one starts. */
-  private leadershipLost = false;
-  private cancelFaultTimer: (() => void) | undefined;
-  private rejectFault: ((error: Error) => void) | undefined;
-  private faultFired = false;
   private iterations = 0;
   private errors = 0;
   private lastError: string | undefined;
@@ -76,8 +71,6 @@ export class LoopRunner implements Runnable {
    * queued during `tickAsync` is due 1 ms later, and would move the clock.
    */
   private sleptThisIteration = false;
-  /** The holding the current singleton iteration began under (ctx.leadership). */
-  private leadership: Leadership | undefined;
   private inIteration = false;
   /** The current iteration called `ctx.idle()`. */
   private idleRequested = false;
@@ -86,6 +79,13 @@ export class LoopRunner implements Runnable {
   /** Busy time over the last minute, from the first run(). */
   private busy: BusyWindow | undefined;
   private lastProgressAt = 0;
+  /** Started (by run() or launch()): iteration 1 has been called. */
+  private launched = false;
+  /** Who is told of the end: the group (launch), run()'s promise, or both. */
+  private onEnd: LoopEndListener | undefined;
+  /** How the loop ended, once it has: null for a clean end, else what run() rejects with. */
+  private ended: { error: unknown } | null | undefined;
+  /** What run() returned, once called. */
   private running: Promise<void> | undefined;
 
   constructor(
@@ -97,17 +97,34 @@ export class LoopRunner implements Runnable {
     this.worker = dependencies.worker ?? 1;
     this.logger = dependencies.logger ?? silentLogger;
     this.random = dependencies.random ?? Math.random;
-    this.observer = dependencies.observer;
-    this.gate =
+    const observer = dependencies.observer;
+    this.observer = observer;
+    const receiver = dependencies.receiver;
+    // An observer that calls the body itself (tracing) is handed a function of ctx alone.
+    if (receiver !== undefined && observer?.run !== undefined) {
+      this.body = (ctx) => body.call(receiver, ctx);
+    } else this.receiver = receiver;
+    const gate =
       options.singleton || dependencies.shard !== undefined ? dependencies.gate : undefined;
-    this.shard = dependencies.shard;
+    if (gate !== undefined) {
+      this.gated = {
+        gate,
+        shard: dependencies.shard,
+        opened: undefined,
+        lost: false,
+        cancelFaultTimer: undefined,
+        rejectFault: undefined,
+        faultFired: false,
+        leadership: undefined,
+      };
+    }
     if (options.schedule !== undefined) {
       const compiled = compileSchedule(options.schedule, options.timeZone);
       if ("field" in compiled)
         throw new TypeError(`${this.name}: ${compiled.field} must be ${compiled.why}`);
       this.scheduled = new ScheduledWait(compiled, this.name, this.logger, this.observer);
     }
-    this.gate?.subscribe(this.gateListener());
+    gate?.subscribe(this.gateListener());
     this.context = new LoopRunner.Context(this);
   }
 
@@ -137,10 +154,10 @@ export class LoopRunner implements Runnable {
       if (this.runner.inIteration) this.runner.idleRequested = true;
     }
     get shard(): ShardInfo | undefined {
-      return this.runner.shard;
+      return this.runner.gated?.shard;
     }
     get leadership(): Leadership | undefined {
-      return this.runner.leadership;
+      return this.runner.gated?.leadership;
     }
     heartbeat(): void {
       this.runner.heartbeat();
@@ -158,7 +175,7 @@ export class LoopRunner implements Runnable {
     if (this.controller === undefined) {
       this.controller = new AbortController();
       if (this.stopRequested) this.controller.abort(this.stopReason());
-      else if (this.leadershipLost) this.controller.abort(this.lostReason());
+      else if (this.gated?.lost === true) this.controller.abort(this.lostReason());
     }
     return this.controller.signal;
   }
@@ -173,15 +190,16 @@ export class LoopRunner implements Runnable {
       opened: (continued) => {
         // Our own Lease taken back before anyone else held it: the running iteration is covered again.
         if (continued) this.cancelFault();
-        this.gateOpened?.();
+        this.gated?.opened?.();
       },
       closed: (faultAt) => {
-        if (this.inIteration) {
-          this.leadershipLost = true;
+        const gated = this.gated;
+        if (this.inIteration && gated !== undefined) {
+          gated.lost = true;
           this.controller?.abort(this.lostReason());
           // An earlier holding's fault clock, still armed, comes first: each holding keeps its own.
-          if (faultAt !== undefined && this.cancelFaultTimer === undefined) {
-            this.cancelFaultTimer = startTimer(() => this.leadershipFault(), faultAt - now());
+          if (faultAt !== undefined && gated.cancelFaultTimer === undefined) {
+            gated.cancelFaultTimer = startTimer(() => this.leadershipFault(), faultAt - now());
           }
         }
         this.waiter.endWait(); // an interval or backoff wait ends: the loop goes to standby now
@@ -191,15 +209,18 @@ export class LoopRunner implements Runnable {
 
   /** Disarms the leadership fault clock, if armed. */
   private cancelFault(): void {
-    this.cancelFaultTimer?.();
-    this.cancelFaultTimer = undefined;
+    const gated = this.gated;
+    if (gated === undefined) return;
+    gated.cancelFaultTimer?.();
+    gated.cancelFaultTimer = undefined;
   }
 
   /** A singleton iteration still running when another replica may lead: a fault. */
   private leadershipFault(): void {
-    if (!this.inIteration || this.rejectFault === undefined) return;
-    this.faultFired = true;
-    this.rejectFault(
+    const gated = this.gated;
+    if (!this.inIteration || gated?.rejectFault === undefined) return;
+    gated.faultFired = true;
+    gated.rejectFault(
       new Error(
         `singleton iteration still running leaseDuration after the last successful renew; another replica may lead now`,
       ),
@@ -261,15 +282,68 @@ export class LoopRunner implements Runnable {
 
   /** Runs until stopped, completed or failed. Rejects only under `onError: "shutdown"`. Idempotent. */
   run(): Promise<void> {
-    this.running ??= this.loop();
+    if (this.running !== undefined) return this.running;
+    const ended =
+      this.ended === undefined
+        ? new Promise<{ error: unknown } | null>((resolve) => {
+            this.tellEnd((_runner, failure) => resolve(failure ?? null));
+            this.begin();
+          })
+        : Promise.resolve(this.ended);
+    this.running = ended.then(rethrow);
     return this.running;
+  }
+
+  /**
+   * Starts the loop as run() does (iteration 1 is called before it returns),
+   * and tells `ended` of its end, a microtask after it, with the error run()
+   * would reject with. LoopGroup's way: no promise per loop.
+   *
+   * @example
+   * runner.launch((loop, failure) => console.log(loop.name, failure === undefined ? "ended" : "failed"));
+   */
+  launch(ended: LoopEndListener): void {
+    this.tellEnd(ended);
+    this.begin();
+  }
+
+  /** Adds `listener` to those told of the end. */
+  private tellEnd(listener: LoopEndListener): void {
+    const before = this.onEnd;
+    this.onEnd =
+      before === undefined
+        ? listener
+        : (runner, failure) => {
+            before(runner, failure);
+            listener(runner, failure);
+          };
+  }
+
+  /** The first run() or launch(): iteration 1, unless stopped before. */
+  private begin(): void {
+    if (this.launched) return;
+    this.launched = true;
+    if (this.stopRequested) {
+      this.finish(undefined);
+      return;
+    }
+    this.busy = new BusyWindow(now());
+    this.setState("running");
+    void this.loop(true);
+  }
+
+  /** The loop has ended: told a microtask later, as a settled promise would be, never inside begin(). */
+  private finish(failure: { error: unknown } | undefined): void {
+    this.ended = failure ?? null;
+    const onEnd = this.onEnd;
+    if (onEnd !== undefined) void Promise.resolve().then(() => onEnd(this, failure));
   }
 
   /** Asks the loop to finish: aborts `ctx.signal`, lets the current iteration return, starts no other. */
   stop(): void {
     if (this.stopRequested) return;
     this.stopRequested = true;
-    this.gateOpened?.();
+    this.gated?.opened?.();
     // A long last iteration during shutdown is "stopping", never stalled: liveness stays 200.
     if (this.inIteration && this.options.stallTimeout !== Infinity) {
       this.health?.settle(this, this.options.stallTimeout);
@@ -286,182 +360,200 @@ export class LoopRunner implements Runnable {
     this.controller?.abort(this.stopReason());
   }
 
-  private async loop(): Promise<void> {
-    if (this.stopRequested) return;
+  /**
+   * The iterations, from iteration 1 (`waited` true) or from a wake after an
+   * interval's sleep. That sleep holds no suspended frame: the loop arms its
+   * timer and returns, and the timer calls loop() again (see resume), so a
+   * loop asleep costs its timer and this object. Never rejects: the end goes
+   * to finish().
+   */
+  private async loop(waited: boolean): Promise<void> {
     const { interval, idleInterval, maxIterations, onError, backoff, retryFor } = this.options;
     const waiter = this.waiter;
+    const gated = this.gated;
     let failures = 0;
     /** When the loop first failed since its last success (for retryFor). */
     let failingSince = 0;
-    // True after a wait on a timer: that already let the event loop turn, no extra yield needed.
-    let waited = true;
     /** A scheduled loop retrying a failed iteration within its slot: no wait for the next time. */
     let retryingSlot = false;
     let slot = 0;
-    const busy = new BusyWindow(now());
-    this.busy = busy;
-    this.setState("running");
-    while (!this.stopRequested) {
-      // Between iterations, never before the first: start() finds iteration 1 already called.
-      if (!waited) await waiter.yield();
-      waited = false;
-      if (this.stopRequested) break;
-      if (this.gate !== undefined && !this.gate.isOpen) {
-        // A singleton loop waits in standby while another replica leads.
-        this.setState("standby");
-        // A new leader waits for the next time: no catch-up, and no retry of the last slot.
-        this.scheduled?.forget();
-        retryingSlot = false;
-        const opened = new Promise<void>((resolve) => (this.gateOpened = resolve));
-        await waiter.until(opened);
-        this.gateOpened = undefined;
+    try {
+      while (!this.stopRequested) {
+        // Between iterations, never before the first: start() finds iteration 1 already called.
+        if (!waited) await waiter.yield();
+        waited = false;
         if (this.stopRequested) break;
-        if (!this.gate.isOpen) continue;
-        this.setState("running");
-      }
-      if (this.scheduled !== undefined && !retryingSlot) {
-        const due = await this.scheduled.next(waiter);
-        if (due === "none") {
-          this.logger.info({ loop: this.name }, "schedule has no time left; the loop completes");
-          break;
-        }
-        waited = true;
-        if (this.stopRequested) break;
-        if (due === "woken") continue; // leadership lost, or an early timer: look again
-        slot = due;
-      }
-      retryingSlot = false;
-      this.iterations += 1;
-      this.sleptThisIteration = false;
-      this.beginIteration();
-      const startedAt = this.iterationStartedAt;
-      this.observer?.iterationStarted?.();
-      let failure: { error: unknown } | undefined;
-      try {
-        if (this.gate === undefined) await this.callBody();
-        else await this.singletonIteration(this.gate);
-      } catch (error) {
-        failure = { error };
-      }
-      const endedAt = now();
-      const idle = this.idleRequested && failure === undefined;
-      this.endIteration();
-      if (!idle) busy.add(startedAt, endedAt);
-      if (this.sleptThisIteration) waited = true;
-      this.cancelFault();
-      const lost = this.leadershipLost;
-      this.leadershipLost = false;
-      if (failure !== undefined && this.faultFired) {
-        // The fault fired: the iteration ran on past the point where another replica may lead.
-        this.faultFired = false;
-        this.setState("failed");
-        this.errors += 1;
-        this.lastError = errorMessage(failure.error);
-        this.logger.error(
-          { loop: this.name, error: this.lastError },
-          "singleton iteration outlived its leadership; shutting the app down so the pod restarts",
-        );
-        // Told like any failed iteration, so its span ends with the error and metrics count it.
-        this.observer?.iterationEnded((endedAt - startedAt) / 1_000, "error", failure.error);
-        throw failure.error;
-      }
-      const ok = failure === undefined || (this.stopRequested && this.isAbort(failure.error));
-      this.observer?.iterationEnded(
-        (endedAt - startedAt) / 1_000,
-        iterationResult(idle, ok),
-        ok ? undefined : failure?.error,
-      );
-      this.scheduled?.reportSkipped(slot);
-      const complete = this.completeRequested || this.iterations >= maxIterations;
-      if (lost && (failure === undefined || this.isAbort(failure.error))) continue; // to standby
-      if (failure === undefined) {
-        failures = 0;
-        failingSince = 0;
-        if (complete) break;
-        if (this.scheduled !== undefined)
-          waited = true; // the top of the loop waits for the next time
-        else {
-          // Work found: claim the next at once (interval, default 0); none found: poll after idleInterval.
-          const wait = idle ? idleInterval : interval;
-          if (wait > 0) waited = await waiter.sleep(wait);
-        }
-        continue;
-      }
-      if (this.stopRequested && this.isAbort(failure.error)) {
-        // Thrown because shutdown aborted the signal: that is the loop stopping, not failing.
-        this.logger.debug(
-          { loop: this.name, error: errorMessage(failure.error) },
-          "iteration ended by shutdown",
-        );
-        break;
-      }
-      this.errors += 1;
-      this.lastError = errorMessage(failure.error);
-      if (onError === "retry" && !complete && !this.stopRequested) {
-        if (failures === 0) failingSince = now();
-        failures += 1;
-        const left = retryFor - (now() - failingSince);
-        // A scheduled loop retries within its slot, never past the next scheduled time.
-        const untilNextRun = this.scheduled?.untilNext() ?? Infinity;
-        const drawn = nextDelay(failures, backoff, this.random);
-        if (left > 0 && drawn >= untilNextRun) {
-          this.logger.warn(
-            { loop: this.name, iteration: this.iterations, error: this.lastError },
-            "loop iteration failed; the next try is the next scheduled time",
-          );
+        if (gated !== undefined && !gated.gate.isOpen) {
+          // A singleton loop waits in standby while another replica leads.
+          this.setState("standby");
+          // A new leader waits for the next time: no catch-up, and no retry of the last slot.
+          this.scheduled?.forget();
+          retryingSlot = false;
+          const opened = new Promise<void>((resolve) => (gated.opened = resolve));
+          await waiter.until(opened);
+          gated.opened = undefined;
+          if (this.stopRequested) break;
+          if (!gated.gate.isOpen) continue;
           this.setState("running");
+        }
+        if (this.scheduled !== undefined && !retryingSlot) {
+          const due = await this.scheduled.next(waiter);
+          if (due === "none") {
+            this.logger.info({ loop: this.name }, "schedule has no time left; the loop completes");
+            break;
+          }
           waited = true;
+          if (this.stopRequested) break;
+          if (due === "woken") continue; // leadership lost, or an early timer: look again
+          slot = due;
+        }
+        retryingSlot = false;
+        this.iterations += 1;
+        this.sleptThisIteration = false;
+        this.beginIteration();
+        const startedAt = this.iterationStartedAt;
+        this.observer?.iterationStarted?.();
+        let failure: { error: unknown } | undefined;
+        try {
+          const result =
+            gated === undefined ? this.callBody() : this.singletonIteration(gated.gate);
+          // A body that returns no promise has ended: no await, and no suspended frame at launch.
+          if (isThenable(result)) await result;
+        } catch (error) {
+          failure = { error };
+        }
+        const endedAt = now();
+        const idle = this.idleRequested && failure === undefined;
+        this.endIteration();
+        if (!idle) this.busy?.add(startedAt, endedAt);
+        if (this.sleptThisIteration) waited = true;
+        this.cancelFault();
+        const lost = gated?.lost === true;
+        if (gated !== undefined) gated.lost = false;
+        if (failure !== undefined && gated?.faultFired === true) {
+          // The fault fired: the iteration ran on past the point where another replica may lead.
+          gated.faultFired = false;
+          this.setState("failed");
+          this.errors += 1;
+          this.lastError = errorMessage(failure.error);
+          this.logger.error(
+            { loop: this.name, error: this.lastError },
+            "singleton iteration outlived its leadership; shutting the app down so the pod restarts",
+          );
+          // Told like any failed iteration, so its span ends with the error and metrics count it.
+          this.observer?.iterationEnded((endedAt - startedAt) / 1_000, "error", failure.error);
+          throw failure.error;
+        }
+        const ok = failure === undefined || (this.stopRequested && this.isAbort(failure.error));
+        this.observer?.iterationEnded(
+          (endedAt - startedAt) / 1_000,
+          iterationResult(idle, ok),
+          ok ? undefined : failure?.error,
+        );
+        this.scheduled?.reportSkipped(slot);
+        const complete = this.completeRequested || this.iterations >= maxIterations;
+        if (lost && (failure === undefined || this.isAbort(failure.error))) continue; // to standby
+        if (failure === undefined) {
+          failures = 0;
+          failingSince = 0;
+          if (complete) break;
+          if (this.scheduled !== undefined)
+            waited = true; // the top of the loop waits for the next time
+          else {
+            // Work found: claim the next at once (interval, default 0); none found: poll after idleInterval.
+            const wait = idle ? idleInterval : interval;
+            // Nothing of this frame is needed after a success: the timer starts loop() afresh.
+            if (wait > 0 && waiter.sleepThen(wait, LoopRunner.resume, this)) return;
+          }
           continue;
         }
-        if (left > 0) {
-          // Never sleeps past the retryFor deadline: the loop gives up right at it.
-          const delay = Math.min(drawn, left);
-          this.logger.warn(
-            {
-              loop: this.name,
-              iteration: this.iterations,
-              attempt: failures,
-              retryInMs: delay,
-              error: this.lastError,
-            },
-            "loop iteration failed; retrying",
+        if (this.stopRequested && this.isAbort(failure.error)) {
+          // Thrown because shutdown aborted the signal: that is the loop stopping, not failing.
+          this.logger.debug(
+            { loop: this.name, error: errorMessage(failure.error) },
+            "iteration ended by shutdown",
           );
-          this.setState("backoff");
-          waited = await waiter.sleep(delay);
-          if (this.stopRequested) continue;
-          if (now() - failingSince < retryFor) {
+          break;
+        }
+        this.errors += 1;
+        this.lastError = errorMessage(failure.error);
+        if (onError === "retry" && !complete && !this.stopRequested) {
+          if (failures === 0) failingSince = now();
+          failures += 1;
+          const left = retryFor - (now() - failingSince);
+          // A scheduled loop retries within its slot, never past the next scheduled time.
+          const untilNextRun = this.scheduled?.untilNext() ?? Infinity;
+          const drawn = nextDelay(failures, backoff, this.random);
+          if (left > 0 && drawn >= untilNextRun) {
+            this.logger.warn(
+              { loop: this.name, iteration: this.iterations, error: this.lastError },
+              "loop iteration failed; the next try is the next scheduled time",
+            );
             this.setState("running");
-            retryingSlot = this.scheduled !== undefined;
+            waited = true;
             continue;
           }
+          if (left > 0) {
+            // Never sleeps past the retryFor deadline: the loop gives up right at it.
+            const delay = Math.min(drawn, left);
+            this.logger.warn(
+              {
+                loop: this.name,
+                iteration: this.iterations,
+                attempt: failures,
+                retryInMs: delay,
+                error: this.lastError,
+              },
+              "loop iteration failed; retrying",
+            );
+            this.setState("backoff");
+            waited = await waiter.sleep(delay);
+            if (this.stopRequested) continue;
+            if (now() - failingSince < retryFor) {
+              this.setState("running");
+              retryingSlot = this.scheduled !== undefined;
+              continue;
+            }
+          }
+          this.setState("failed");
+          this.logger.error(
+            { loop: this.name, retryForMs: retryFor, attempts: failures, error: this.lastError },
+            "loop failed without a success for retryFor; giving up and shutting the app down",
+          );
+          throw failure.error;
         }
+        // This failure ends the loop: its policy says so, it was the last
+        // iteration (maxIterations, ctx.stop()), or it came during shutdown
+        // and was not the abort: a one-shot job that fails must not look clean.
         this.setState("failed");
         this.logger.error(
-          { loop: this.name, retryForMs: retryFor, attempts: failures, error: this.lastError },
-          "loop failed without a success for retryFor; giving up and shutting the app down",
+          { loop: this.name, iteration: this.iterations, onError, error: this.lastError },
+          failureMessage(onError, this.stopRequested),
         );
-        throw failure.error;
+        if (onError === "shutdown") throw failure.error;
+        this.finish(undefined);
+        return;
       }
-      // This failure ends the loop: its policy says so, it was the last
-      // iteration (maxIterations, ctx.stop()), or it came during shutdown
-      // and was not the abort: a one-shot job that fails must not look clean.
-      this.setState("failed");
-      this.logger.error(
-        { loop: this.name, iteration: this.iterations, onError, error: this.lastError },
-        failureMessage(onError, this.stopRequested),
-      );
-      if (onError === "shutdown") throw failure.error;
+      this.setState("stopped");
+    } catch (error) {
+      this.finish({ error });
       return;
     }
-    this.setState("stopped");
+    this.finish(undefined);
+  }
+
+  /** The wake after an interval's sleep: true when it ran its time, false when ended early. */
+  private static resume(this: void, runner: LoopRunner, completed: boolean): void {
+    void runner.loop(completed);
   }
 
   /** A singleton iteration, raced against the leadership fault (see leadershipFault). */
   private async singletonIteration(gate: LeaderGate): Promise<void> {
     // The gate counts the body until it settles, even past a fault: the Lease is
     // released only once no singleton iteration runs at all.
+    const gated = this.gated as Gated;
     gate.enter();
-    this.leadership = gate.holding;
+    gated.leadership = gate.holding;
     let work: Promise<unknown>;
     try {
       work = Promise.resolve(this.callBody());
@@ -471,11 +563,11 @@ export class LoopRunner implements Runnable {
     }
     const leave = (): void => gate.leave();
     work.then(leave, leave);
-    const fault = new Promise<never>((_, reject) => (this.rejectFault = reject));
+    const fault = new Promise<never>((_, reject) => (gated.rejectFault = reject));
     try {
       await Promise.race([work, fault]);
     } finally {
-      this.rejectFault = undefined;
+      gated.rejectFault = undefined;
     }
   }
 
@@ -483,7 +575,7 @@ export class LoopRunner implements Runnable {
   private callBody(): unknown {
     const observer = this.observer;
     return observer?.run === undefined
-      ? this.body(this.context)
+      ? this.body.call(this.receiver, this.context)
       : observer.run(this.body, this.context);
   }
 
@@ -534,6 +626,36 @@ export class LoopRunner implements Runnable {
     this.health?.transition(this.current, next);
     this.current = next;
   }
+}
+
+/** Nothing for a clean end; else throws what the loop threw, as it was thrown. */
+function rethrow(ended: { error: unknown } | null): void {
+  if (ended !== null) throw ended.error;
+}
+
+/** True for what `await` would wait on: a promise, or any object or function with a `then` method. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
+}
+
+/** A singleton or sharded loop's state about its gate (the Lease it iterates under). */
+interface Gated {
+  readonly gate: LeaderGate;
+  /** For a copy of a sharded loop: its shard. */
+  readonly shard: ShardInfo | undefined;
+  /** Resolves the standby wait when the gate opens. */
+  opened: (() => void) | undefined;
+  /** The current iteration lost leadership: its signal is aborted and no new one starts. */
+  lost: boolean;
+  cancelFaultTimer: (() => void) | undefined;
+  rejectFault: ((error: Error) => void) | undefined;
+  faultFired: boolean;
+  /** The holding the current singleton iteration began under (ctx.leadership). */
+  leadership: Leadership | undefined;
 }
 
 function iterationResult(idle: boolean, ok: boolean): IterationResult {
