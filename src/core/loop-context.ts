@@ -85,7 +85,12 @@ export interface LoopStats {
   readonly lastError?: string;
   /** A scheduled loop's next scheduled time (ISO 8601), while it is known. */
   readonly nextRun?: string;
-  /** Share of the last minute (or of the time since the loop started, if shorter) spent in busy iterations, 0 to 1. */
+  /**
+   * Share of the last minute (or of the time since the loop started, if
+   * shorter) spent in busy iterations, 0 to 1. Counted by second from the
+   * first time it is read; the part of the minute before that is the
+   * average since the loop started.
+   */
   readonly utilization: number;
 }
 
