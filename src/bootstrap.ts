@@ -22,9 +22,10 @@ import {
   uniqueOrThrow,
   where,
   type Hook,
-  type IterationObserver,
   type LoopContext,
   type Discovered,
+  type LoopDeclaration,
+  type ResolvedLoopOptions,
   type Service,
   type ServiceDeclaration,
   type ShutdownResult,
@@ -116,6 +117,15 @@ interface Built {
   readonly sharding: Sharding | undefined;
 }
 
+/** A loop of the app: where it was declared, its name, and its options once overrides are merged in. */
+interface AppLoop {
+  readonly instance: object;
+  readonly className: string;
+  readonly loop: LoopDeclaration;
+  readonly name: string;
+  options: ResolvedLoopOptions;
+}
+
 /** The sharded loops as the group sees them, bound once the (lazily loaded) coordinator exists. */
 interface Sharding {
   readonly loops: ShardedLoop[];
@@ -182,34 +192,45 @@ function build(
   const metrics = resolved.metrics === false ? undefined : loadedMetrics(resolved.metrics);
 
   // A service may hold only hooks or checks (the owner of a shared connection), as long as the app has a loop.
-  const declaredLoops = found.flatMap(({ instance, className, declaration }) =>
-    declaration.loops.map((loop) => ({ instance, className, loop, name: nameOf(className, loop) })),
-  );
-  if (declaredLoops.length === 0) {
+  // One object per loop, filled in place: with 100 000 loops every copy and spread here showed in the start time.
+  const resolvedLoops: AppLoop[] = [];
+  for (const { instance, className, declaration } of found) {
+    for (const loop of declaration.loops) {
+      resolvedLoops.push({
+        instance,
+        className,
+        loop,
+        name: nameOf(className, loop),
+        options: loop.options,
+      });
+    }
+  }
+  if (resolvedLoops.length === 0) {
     throw new ConfigurationError(messages.noLoopInApp(found.map((f) => f.className)));
   }
   uniqueOrThrow(
     "loop",
-    declaredLoops.map((d) => ({ name: d.name, where: where(d.className, d.loop.method) })),
+    resolvedLoops,
+    (d) => d.name,
+    (d) => where(d.className, d.loop.method),
   );
   uniqueOrThrow(
     "health check",
     found.flatMap(({ className, declaration }) =>
-      declaration.checks.map((c) => ({
-        name: nameOf(className, c),
-        where: where(className, c.method),
-      })),
+      declaration.checks.map((check) => ({ className, check })),
     ),
+    ({ className, check }) => nameOf(className, check),
+    ({ className, check }) => where(className, check.method),
   );
-  checkOverriddenLoops(
-    resolved.loops,
-    declaredLoops.map((d) => d.name),
-  );
-
-  const resolvedLoops = declaredLoops.map((d) => ({
-    ...d,
-    options: overriddenOptions(d.name, d.loop.input, d.loop.options, resolved.loops),
-  }));
+  if (resolved.loops.byLoop.size > 0) {
+    checkOverriddenLoops(
+      resolved.loops,
+      resolvedLoops.map((d) => d.name),
+    );
+  }
+  for (const d of resolvedLoops) {
+    d.options = overriddenOptions(d.name, d.loop.input, d.loop.options, resolved.loops);
+  }
   const singletons = resolvedLoops.filter((d) => d.options.singleton).map((d) => d.name);
   const election = leaderElectionOption(options.leaderElection, env);
   if (singletons.length > 0 && election === undefined) {
@@ -250,48 +271,54 @@ function build(
       : undefined;
   const gate = leadership?.gate;
 
-  const loops = resolvedLoops.flatMap(({ instance, loop, name, options }) => {
+  // Copies report under the declared name: their series are the loop's, so concurrency adds none.
+  // Tracing wraps the metrics observer; a loop with neither has none.
+  const observer = (name: string, concurrency: number, worker: number) => {
+    const next = metrics?.observer(name, concurrency);
+    return tracing === undefined || resolved.tracing === false ? next : tracing(name, worker, next);
+  };
+  const loops: LoopRunner[] = [];
+  for (const { instance, loop, name, options } of resolvedLoops) {
     // The method and its instance (`receiver`), not a closure over them: one object less per loop.
     const body = methodOf(instance, loop.method) as (ctx: LoopContext) => unknown;
-    // Copies report under the declared name: their series are the loop's, so concurrency adds none.
-    // Tracing wraps the metrics observer; a loop with neither has none.
-    const observer = (worker: number): IterationObserver | undefined => {
-      const next = metrics?.observer(name, options.concurrency);
-      return tracing === undefined || resolved.tracing === false
-        ? next
-        : tracing(name, worker, next);
-    };
     const shards = sharding?.loops.find((loop) => loop.name === name);
     if (shards !== undefined) {
       // One copy per shard, named Name[i], each waiting on its shard's gate (standby unless owned).
-      return shards.gates.map(
-        (shardGate, index) =>
+      shards.gates.forEach((shardGate, index) =>
+        loops.push(
           new LoopRunner({ ...options, name: `${name}[${index}]` }, body, {
             receiver: instance,
             logger,
-            observer: observer(1),
+            observer: observer(name, options.concurrency, 1),
             gate: shardGate,
             shard: { index, count: shards.count },
           }),
+        ),
       );
+    } else if (options.concurrency === 1) {
+      loops.push(
+        new LoopRunner(options, body, {
+          receiver: instance,
+          logger,
+          observer: observer(name, 1, 1),
+          gate,
+        }),
+      );
+    } else {
+      // n copies, each a loop of its own everywhere a loop is named: Name#1 … Name#n.
+      for (let worker = 1; worker <= options.concurrency; worker += 1) {
+        loops.push(
+          new LoopRunner({ ...options, name: `${name}#${worker}` }, body, {
+            receiver: instance,
+            logger,
+            worker,
+            observer: observer(name, options.concurrency, worker),
+            gate,
+          }),
+        );
+      }
     }
-    if (options.concurrency === 1) {
-      return [
-        new LoopRunner(options, body, { receiver: instance, logger, observer: observer(1), gate }),
-      ];
-    }
-    // n copies, each a loop of its own everywhere a loop is named: Name#1 … Name#n.
-    return Array.from({ length: options.concurrency }, (_, i) => {
-      const copy = `${name}#${i + 1}`;
-      return new LoopRunner({ ...options, name: copy }, body, {
-        receiver: instance,
-        logger,
-        worker: i + 1,
-        observer: observer(i + 1),
-        gate,
-      });
-    });
-  });
+  }
   const hooks = (pick: (d: ServiceDeclaration) => ServiceDeclaration["startHooks"]): Hook[] =>
     found.flatMap(({ instance, className, declaration }) =>
       pick(declaration).map((hook) => {

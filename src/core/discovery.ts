@@ -65,18 +65,24 @@ export function declaredHealthPorts(found: readonly Discovered[]): DeclaredHealt
   );
 }
 
-/** Refuses two entries of one name, naming both places. */
-export function uniqueOrThrow(
+/**
+ * Refuses two items of one name, naming both places. `where` is asked only
+ * for the two that clash: with 100 000 loops, a place string per loop showed in the start time.
+ */
+export function uniqueOrThrow<T>(
   kind: string,
-  entries: readonly { name: string; where: string }[],
+  items: readonly T[],
+  name: (item: T) => string,
+  where: (item: T) => string,
 ): void {
-  const seen = new Map<string, string>();
-  for (const { name, where } of entries) {
-    const first = seen.get(name);
+  const seen = new Map<string, T>();
+  for (const item of items) {
+    const key = name(item);
+    const first = seen.get(key);
     if (first !== undefined) {
-      throw new ConfigurationError(messages.duplicateName(kind, name, [first, where]));
+      throw new ConfigurationError(messages.duplicateName(kind, key, [where(first), where(item)]));
     }
-    seen.set(name, where);
+    seen.set(key, item);
   }
 }
 
@@ -85,10 +91,22 @@ export function where(className: string, method: string | symbol): string {
   return `${className}.${String(method)}`;
 }
 
-/** A declaration's name: the one given in its options, else `ClassName.member`. */
+/**
+ * A declaration's name: the one given in its options, else `ClassName.member`
+ * (the declared string itself when it already reads so, as it does unless the
+ * class bootstrapped inherited the member: no new string per loop).
+ */
 export function nameOf(
   className: string,
   d: { method: string | symbol; nameGiven: boolean; options: { name: string } },
 ): string {
-  return d.nameGiven ? d.options.name : where(className, d.method);
+  if (d.nameGiven) return d.options.name;
+  const declared = d.options.name;
+  const member = String(d.method);
+  return declared.length === className.length + 1 + member.length &&
+    declared.startsWith(className) &&
+    declared.charCodeAt(className.length) === 46 && // "."
+    declared.endsWith(member)
+    ? declared
+    : where(className, d.method);
 }

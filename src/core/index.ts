@@ -63,4 +63,10 @@ export type {
 export { LoopRunner } from "./loop-runner.js";
 export { startProbeThread, type StartedProbeThread } from "./probe-mirror.js";
 export type { LoopState } from "./loop-health.js";
-export { isDeclared, readDeclaration, type AnyClass, type ServiceDeclaration } from "./metadata.js";
+export {
+  isDeclared,
+  readDeclaration,
+  type AnyClass,
+  type LoopDeclaration,
+  type ServiceDeclaration,
+} from "./metadata.js";
