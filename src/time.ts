@@ -59,8 +59,9 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
   });
 }
 
-function wakeWaiter(waiter: Waiter, completed: boolean): void {
-  waiter.settle(completed);
+/** A Waiter's timer ran its time, or its turn of the event loop came (one argument: one small array per timer). */
+function wakeWaiter(waiter: Waiter): void {
+  waiter.settle(true);
 }
 
 /**
@@ -85,7 +86,7 @@ export class Waiter {
     if (this.interrupted) return Promise.resolve(false);
     return new Promise((resolve) => {
       this.wake = resolve;
-      if (ms <= MAX_TIMER_DELAY) this.timer = globalThis.setTimeout(wakeWaiter, ms, this, true);
+      if (ms <= MAX_TIMER_DELAY) this.timer = globalThis.setTimeout(wakeWaiter, ms, this);
       else this.cancelLong = startTimer(() => this.settle(true), ms);
     });
   }
@@ -103,7 +104,7 @@ export class Waiter {
     if (this.interrupted) return false;
     this.then = then;
     this.owner = owner;
-    if (ms <= MAX_TIMER_DELAY) this.timer = globalThis.setTimeout(wakeWaiter, ms, this, true);
+    if (ms <= MAX_TIMER_DELAY) this.timer = globalThis.setTimeout(wakeWaiter, ms, this);
     else this.cancelLong = startTimer(() => this.settle(true), ms);
     return true;
   }
@@ -113,7 +114,7 @@ export class Waiter {
     if (this.interrupted) return Promise.resolve(false);
     return new Promise((resolve) => {
       this.wake = resolve;
-      this.immediate = globalThis.setImmediate(wakeWaiter, this, true);
+      this.immediate = globalThis.setImmediate(wakeWaiter, this);
     });
   }
 

@@ -171,7 +171,17 @@ function claimsOf(target: AnyClass): Map<string | symbol, string> | undefined {
  * that method in its base classes: overriding a base `@Loop` with `@OnStart`
  * makes it a hook only.
  */
-function readChains(target: AnyClass): Map<symbol, Map<string | symbol, MemberDeclaration>> {
+function readChains(target: AnyClass): Map<symbol, readonly MemberDeclaration[]> {
+  const declaring = lineage(target).filter((c) => claimsOf(c) !== undefined);
+  const only = declaring.length === 1 ? declaring[0] : undefined;
+  // One declaring class in one mode (the usual case): its lists as they are, each method once
+  // (a class claims a method once). Through Maps, 100 000 loops showed in the start time.
+  if (
+    only !== undefined &&
+    (ownGet(only, CLAIMS) === undefined || standardHome(only) === undefined)
+  ) {
+    return new Map(memberKeys.map((key) => [key, ownList<MemberDeclaration>(key, only)]));
+  }
   const byKey = new Map(
     memberKeys.map((key) => [key, new Map<string | symbol, MemberDeclaration>()]),
   );
@@ -183,7 +193,7 @@ function readChains(target: AnyClass): Map<symbol, Map<string | symbol, MemberDe
       for (const item of ownList<MemberDeclaration>(key, c)) map.set(item.method, item);
     }
   }
-  return byKey;
+  return new Map([...byKey].map(([key, map]) => [key, [...map.values()]]));
 }
 
 /** The decorator that already claimed `method` in this very class, if any. */
@@ -223,7 +233,7 @@ export interface ServiceDeclaration {
 /** Reads what `target` and its base classes declared. Starts nothing. */
 export function readDeclaration(target: AnyClass): ServiceDeclaration {
   const chains = readChains(target);
-  const list = <T>(key: symbol): readonly T[] => [...(chains.get(key)?.values() ?? [])] as T[];
+  const list = <T>(key: symbol): readonly T[] => [...(chains.get(key) ?? [])] as T[];
   return {
     loops: list<LoopDeclaration>(LOOPS),
     startHooks: list<HookDeclaration>(START_HOOKS),
