@@ -48,6 +48,30 @@ describe("time", () => {
     expect(await waiter.sleep(5)).to.equal(false);
   });
 
+  it("a Waiter's sleepThen calls back with its owner after the time, or with false when ended, and arms nothing once interrupted", async () => {
+    const waiter = new Waiter();
+    const owner = { name: "loop" };
+    const calls: [object, boolean][] = [];
+    const then = (who: object, completed: boolean): void => void calls.push([who, completed]);
+    expect(waiter.sleepThen(1_000, then, owner)).to.equal(true);
+    await clock().tickAsync(999);
+    expect(calls).to.deep.equal([]);
+    await clock().tickAsync(1);
+    expect(calls).to.deep.equal([[owner, true]]);
+    waiter.sleepThen(60_000, then, owner);
+    waiter.endWait();
+    expect(calls).to.deep.equal([
+      [owner, true],
+      [owner, false],
+    ]);
+    waiter.sleepThen(60_000, then, owner);
+    waiter.interrupt();
+    expect(calls).to.have.length(3);
+    expect(waiter.sleepThen(5, then, owner)).to.equal(false);
+    expect(clock().countTimers()).to.equal(0);
+    expect(calls).to.have.length(3);
+  });
+
   it("interrupting a Waiter during a yield clears the immediate", async () => {
     const waiter = new Waiter();
     const yielded = waiter.yield();

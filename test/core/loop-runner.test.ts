@@ -42,6 +42,46 @@ describe("LoopRunner", () => {
     expect(loop.state).to.equal("stopped");
   });
 
+  it("launch() calls iteration 1 at once and tells the listener of the end a microtask later, with what run() rejects with", async () => {
+    const ends: [string, unknown][] = [];
+    const listener = (loop: { name: string }, failure: { error: unknown } | undefined): void =>
+      void ends.push([loop.name, failure?.error]);
+    const clean = runner({ interval: 1_000 }, () => undefined);
+    clean.launch(listener);
+    expect(clean.stats().iterations).to.equal(1);
+    clean.stop();
+    expect(ends).to.deep.equal([]);
+    await clock().tickAsync(0);
+    expect(ends).to.deep.equal([["Test.loop", undefined]]);
+    await clean.run(); // after the end: settles as the end did
+
+    const boom = new Error("boom");
+    const failing = runner({ onError: "shutdown" }, () => {
+      throw boom;
+    });
+    failing.launch(listener);
+    expect(ends).to.have.length(1); // never told inside launch()
+    await clock().tickAsync(0);
+    expect(ends[1]).to.deep.equal(["Test.loop", boom]);
+    let rejected: unknown;
+    await failing.run().catch((error: unknown) => (rejected = error));
+    expect(rejected).to.equal(boom);
+  });
+
+  it("ends a synchronous iteration without waiting a microtask, and sleeps its interval with one timer", async () => {
+    const loop = runner({ interval: 1_000 }, () => undefined);
+    const running = loop.run();
+    expect(loop.stats()).to.include({ iterations: 1, state: "running" });
+    expect(clock().countTimers()).to.equal(1);
+    await clock().tickAsync(1_000);
+    expect(loop.stats().iterations).to.equal(2);
+    expect(clock().countTimers()).to.equal(1);
+    loop.stop();
+    await running;
+    expect(loop.state).to.equal("stopped");
+    expect(clock().countTimers()).to.equal(0);
+  });
+
   it("waits `interval` after each iteration completes", async () => {
     const startedAt: number[] = [];
     const loop = runner({ interval: 1_000 }, () => void startedAt.push(Date.now()));
