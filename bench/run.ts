@@ -138,9 +138,13 @@ interface Scrape {
   /** Slowest probe answer over as long with no scrape (ms): the baseline of the same subject. */
   quietMaxMs: number;
 }
-const SCRAPER = `const s = performance.now();
-fetch(process.argv[1]).then((r) => r.arrayBuffer()).then((b) =>
-  console.log(JSON.stringify({ ms: performance.now() - s, bytes: b.byteLength })));`;
+// fetch loads undici at its first call (tens of ms): a probe first, so only the scrape is timed.
+const SCRAPER = `const url = process.argv[1];
+fetch(url.replace("/metrics", "/health/live")).then((r) => r.arrayBuffer()).then(() => {
+  const s = performance.now();
+  return fetch(url).then((r) => r.arrayBuffer()).then((b) =>
+    console.log(JSON.stringify({ ms: performance.now() - s, bytes: b.byteLength })));
+});`;
 function scrapeOnce(port: number): Promise<{ ms: number; bytes: number }> {
   return new Promise((resolve, reject) =>
     execFile(
@@ -468,8 +472,9 @@ const roundRatios = {
 const ratios = {
   ...roundRatios,
   throughputVsBare: ratio(lgRps, medianOf(bare, "rps")),
-  throughputVsLightship: ratio(lgRps, medianOf(throughput.lightship ?? [], "rps")),
-  throughputVsTerminus: ratio(lgRps, medianOf(throughput.terminus ?? [], "rps")),
+  // Per round too: the machine's speed drifts between rounds more than the subjects differ.
+  throughputVsLightship: perRound(lg, throughput.lightship ?? [], (p) => p.rps),
+  throughputVsTerminus: perRound(lg, throughput.terminus ?? [], (p) => p.rps),
   loadedOverIdleP99: ratio(figures.probesUnderLoad.loadedP99Ms, figures.probesUnderLoad.idleP99Ms),
   loopOverheadVsHandWritten: ratio(
     figures.loopOverhead.frameworkPerSecond,

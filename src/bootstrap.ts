@@ -286,7 +286,8 @@ function build(
       // One copy per shard, named Name[i], each waiting on its shard's gate (standby unless owned).
       shards.gates.forEach((shardGate, index) =>
         loops.push(
-          new LoopRunner({ ...options, name: `${name}[${index}]` }, body, {
+          new LoopRunner(options, body, {
+            name: `${name}[${index}]`,
             receiver: instance,
             logger,
             observer: observer(name, options.concurrency, 1),
@@ -308,7 +309,8 @@ function build(
       // n copies, each a loop of its own everywhere a loop is named: Name#1 … Name#n.
       for (let worker = 1; worker <= options.concurrency; worker += 1) {
         loops.push(
-          new LoopRunner({ ...options, name: `${name}#${worker}` }, body, {
+          new LoopRunner(options, body, {
+            name: `${name}#${worker}`,
             receiver: instance,
             logger,
             worker,

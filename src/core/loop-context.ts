@@ -138,6 +138,8 @@ export interface LoopRunnerDependencies {
   readonly random?: () => number;
   /** Which copy this is under `concurrency` (`ctx.worker`); default 1. */
   readonly worker?: number;
+  /** A copy's own name (`Name#n`, `Name[i]`); default the options' name. Copies share one options object. */
+  readonly name?: string;
   /** Told of each iteration's duration and result; none unless metrics or tracing are on. */
   readonly observer?: IterationObserver;
   /** For a singleton loop: open while this replica holds the Lease. */

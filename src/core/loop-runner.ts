@@ -93,7 +93,7 @@ export class LoopRunner implements Runnable {
     private readonly body: (ctx: LoopContext) => unknown,
     dependencies: LoopRunnerDependencies = {},
   ) {
-    this.name = options.name;
+    this.name = dependencies.name ?? options.name;
     this.worker = dependencies.worker ?? 1;
     this.logger = dependencies.logger ?? silentLogger;
     this.random = dependencies.random ?? Math.random;
