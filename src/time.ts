@@ -242,3 +242,23 @@ export async function withTimeout<T>(
     signal.removeEventListener("abort", onAbort);
   }
 }
+
+/** What {@link boundedCall} resolves with when the call ran out of time. */
+export const TIMED_OUT: unique symbol = Symbol("timed out");
+
+/**
+ * Runs one call under a bound: its signal aborts after `ms` (a request then
+ * destroys its socket), and the result is the call's value, or
+ * {@link TIMED_OUT} at the bound. A rejection of the call is passed on.
+ *
+ * @example
+ * const read = await boundedCall((signal) => api.get(signal), 5_000);
+ * if (read === TIMED_OUT) retryLater();
+ */
+export function boundedCall<T>(
+  call: (signal: AbortSignal) => Promise<T>,
+  ms: number,
+): Promise<T | typeof TIMED_OUT> {
+  const controller = new AbortController();
+  return withTimeout<T | typeof TIMED_OUT>(call(controller.signal), ms, TIMED_OUT, controller);
+}

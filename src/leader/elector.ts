@@ -14,7 +14,7 @@
  * it; the decision itself is pure and lives in decision.ts.
  */
 import { errorMessage, type Logger } from "../logger.js";
-import { now, sleep, startTimer, withTimeout } from "../time.js";
+import { boundedCall, now, sleep, startTimer, TIMED_OUT } from "../time.js";
 import {
   decide,
   isLeader,
@@ -59,8 +59,6 @@ export interface LeaderView {
   readonly isLeader: boolean;
   readonly holder: string | undefined;
 }
-
-const TIMED_OUT = Symbol("timed out");
 
 /** Runs the election for one Lease and drives the gate singleton loops wait on. */
 export class LeaderElector {
@@ -494,13 +492,7 @@ export class LeaderElector {
 
   /** Runs one call under the call timeout; at the timeout its signal aborts (the socket is destroyed). */
   private bounded<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T | typeof TIMED_OUT> {
-    const controller = new AbortController();
-    return withTimeout<T | typeof TIMED_OUT>(
-      call(controller.signal),
-      this.config.callTimeout,
-      TIMED_OUT,
-      controller,
-    );
+    return boundedCall(call, this.config.callTimeout);
   }
 }
 
