@@ -113,6 +113,8 @@ export class LeaseNamespaceStore {
   readonly requests: { client: string; method: string; name: string; at: number }[] = [];
   /** Leases a PUT without a resourceVersion was sent for (refused with 422, as the API server does). */
   readonly unconditional: string[] = [];
+  /** Answer every DELETE 403 Forbidden (a Role without the delete verb). */
+  refuseDeletes = false;
   private version = 1;
 
   namespace(client: string, faults: StoreFaults): LeaseNamespace {
@@ -206,6 +208,8 @@ export class LeaseNamespaceStore {
       },
       remove: async (name) => {
         await gate("DELETE", name);
+        if (this.refuseDeletes)
+          throw new LeaseApiError("forbidden", 403, "Forbidden", `DELETE ${path(name)}`);
         this.leases.delete(name);
       },
     };

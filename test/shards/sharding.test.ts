@@ -32,6 +32,7 @@ class Replica {
   killed = false;
   done = false;
   readonly errors: string[] = [];
+  readonly warnings: string[] = [];
   constructor(readonly identity: string) {}
 
   owned(): number[] {
@@ -84,7 +85,7 @@ class Fleet {
       logger: {
         debug: () => undefined,
         info: () => undefined,
-        warn: () => undefined,
+        warn: (_fields, message) => r.warnings.push(message),
         error: (_fields, message) => r.errors.push(message),
       },
       leaderElection: {
@@ -266,6 +267,27 @@ describe("sharded loops: a fleet of in-process replicas", function () {
       await advance(clock, fleet, 10 * leaseDuration + 2 * retryPeriod);
       expect(fleet.store.leases.has(member)).to.equal(false);
       expect(fleet.violations).to.deep.equal([]);
+      await stopAll(clock, fleet);
+    } finally {
+      fleet = undefined;
+      sandbox.restore();
+    }
+  });
+
+  it("a member Lease it may not delete (403) is logged at warn, not only tried", async () => {
+    const sandbox = sinon.createSandbox();
+    const clock = sandbox.useFakeTimers({ now: Date.UTC(2026, 11, 6, 1) });
+    try {
+      fleet = new Fleet(4, 100);
+      const [survivor, victim] = [await fleet.spawn(), await fleet.spawn()];
+      await advance(clock, fleet, leaseDuration + 3 * retryPeriod);
+      if (survivor === undefined || victim === undefined) throw new Error("no fleet");
+      fleet.store.refuseDeletes = true;
+      fleet.kill(victim);
+      await advance(clock, fleet, 10 * leaseDuration + 3 * retryPeriod);
+      expect(fleet.store.leases.has(`sync-member-${victim.identity}`)).to.equal(true);
+      expect(survivor.warnings.join("\n")).to.match(/could not delete a member Lease/);
+      fleet.store.refuseDeletes = false;
       await stopAll(clock, fleet);
     } finally {
       fleet = undefined;
