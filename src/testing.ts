@@ -6,7 +6,8 @@
  * What the real one enforces, it does too: 404, 409 AlreadyExists, 409
  * Conflict on a stale resourceVersion or a DELETE precondition, LeaseLists
  * with label and field selectors, 422 without one, 400 on a MicroTime
- * without six fractional digits, resourceVersion bumped on every write,
+ * without six fractional digits, resourceVersion bumped on every write (an
+ * update that changes nothing is not written and keeps it, as etcd's store does),
  * Status bodies, no server-side expiry. It can partition a client (drop its
  * requests, answer 503 or 429), slow it down, or inject conflicts. It also
  * takes events.k8s.io/v1 Events (validating the fields the real server
