@@ -206,7 +206,9 @@ export class HealthServer {
   private handle(request: IncomingMessage, response: ServerResponse): void {
     const head = request.method === "HEAD";
     if (!head && request.method !== "GET") return send(response, NOT_ALLOWED, false);
-    if (badHost(request)) return send(response, NO_HOST, head);
-    if (!this.answers.handle(request, response)) send(response, NOT_FOUND, head);
+    // A probe path's Host is checked by the answers; any other path's here, once.
+    if (!this.answers.handle(request, response)) {
+      send(response, badHost(request) ? NO_HOST : NOT_FOUND, head);
+    }
   }
 }
