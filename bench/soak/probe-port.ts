@@ -15,7 +15,7 @@ import {
   terminate,
   watchLoops,
 } from "../../test/reliability/helpers.js";
-import { soakHostile } from "../../test/reliability/hostile-requests.js";
+import { sendHostile, soakHostile } from "../../test/reliability/hostile-requests.js";
 
 const CRLF = "\r\n";
 /** The app's shutdown budget (SHUTDOWN_TIMEOUT_MS) in every phase. */
@@ -128,16 +128,7 @@ export async function hostileRequests(count: number, trickles: number): Promise<
         numRuns: Math.min(10_000, count - sent),
         seed: 20261206 + chunk,
       });
-      await pool(items, 64, async (item) => {
-        kinds[item.kind] = (kinds[item.kind] ?? 0) + 1;
-        const answer = await rawRequest(port, item.bytes, {
-          halfOpen: item.halfOpen,
-          timeoutMs: 1_500,
-          limit: 12,
-        });
-        const status = /^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? "closed without answer";
-        answers[status] = (answers[status] ?? 0) + 1;
-      });
+      await sendHostile(port, items, { kinds, answers });
       sent += items.length;
       console.log(`  hostile: ${sent} / ${count} sent`);
     }

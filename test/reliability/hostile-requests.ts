@@ -1,6 +1,8 @@
 // The seeded hostile-request generators of the reliability group, shared by
 // hostile.test.ts (10 000 requests, in CI) and the soak (bench/soak, 100 000).
 import fc from "fast-check";
+import { rawRequest } from "../helpers/raw.js";
+import { pool } from "./helpers.js";
 
 const CRLF = "\r\n";
 
@@ -147,3 +149,27 @@ export const soakHostile = fc.oneof(
   { weight: 85, arbitrary: hostile },
   { weight: 15, arbitrary: pipelined },
 );
+
+/** How many requests of each kind were sent, and how many got each answer (status, or "closed without answer"). */
+export interface HostileTally {
+  readonly kinds: Record<string, number>;
+  readonly answers: Record<string, number>;
+}
+
+/** Sends `items` to `port`, 64 at a time, each on its own connection, and counts them in `tally`. */
+export async function sendHostile(
+  port: number,
+  items: readonly Hostile[],
+  tally: HostileTally,
+): Promise<void> {
+  await pool(items, 64, async (item) => {
+    tally.kinds[item.kind] = (tally.kinds[item.kind] ?? 0) + 1;
+    const answer = await rawRequest(port, item.bytes, {
+      halfOpen: item.halfOpen,
+      timeoutMs: 1_500,
+      limit: 12,
+    });
+    const status = /^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? "closed without answer";
+    tally.answers[status] = (tally.answers[status] ?? 0) + 1;
+  });
+}

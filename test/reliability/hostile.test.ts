@@ -5,7 +5,7 @@ import { probe } from "../helpers/probe.js";
 import { compiled, Worker } from "../e2e/helpers.js";
 import { figures } from "./figures.js";
 import { rawRequest } from "../helpers/raw.js";
-import { hostile } from "./hostile-requests.js";
+import { hostile, sendHostile } from "./hostile-requests.js";
 import { pause, pool, rss, terminate, watchLoops } from "./helpers.js";
 
 const CRLF = "\r\n";
@@ -42,16 +42,7 @@ describe("reliability: hostile clients against a running worker's probe port", f
     const answers: Record<string, number> = {};
     const watch = watchLoops(port);
     const began = performance.now();
-    await pool(requests, 64, async (item) => {
-      kinds[item.kind] = (kinds[item.kind] ?? 0) + 1;
-      const answer = await rawRequest(port, item.bytes, {
-        halfOpen: item.halfOpen,
-        timeoutMs: 1_500,
-        limit: 12,
-      });
-      const status = /^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? "closed without answer";
-      answers[status] = (answers[status] ?? 0) + 1;
-    });
+    await sendHostile(port, requests, { kinds, answers });
     const attackMs = Math.round(performance.now() - began);
     const { samples, problems } = await watch.stop();
     expect(problems, problems.slice(0, 5).join("; ")).to.deep.equal([]);
