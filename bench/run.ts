@@ -131,29 +131,52 @@ await overheadSubject.stop();
 // slowest /health/live answer while it runs against the slowest over as long without a scrape.
 // The scrape is read by a child process: 24 MB arriving here would delay this process's own probes.
 interface Scrape {
+  /** Median of the timed (warm) scrapes. */
   ms: number;
+  /** The first scrape after start, before the server's code is optimized. */
+  firstMs: number;
   bytes: number;
   /** Slowest probe answer during the scrapes (ms). */
   probeMaxMs: number;
   /** Slowest probe answer over as long with no scrape (ms): the baseline of the same subject. */
   quietMaxMs: number;
 }
-// fetch loads undici at its first call (tens of ms): a probe first, so only the scrape is timed.
-const SCRAPER = `const url = process.argv[1];
-fetch(url.replace("/metrics", "/health/live")).then((r) => r.arrayBuffer()).then(() => {
-  const s = performance.now();
-  return fetch(url).then((r) => r.arrayBuffer()).then((b) =>
-    console.log(JSON.stringify({ ms: performance.now() - s, bytes: b.byteLength })));
-});`;
-function scrapeOnce(port: number): Promise<{ ms: number; bytes: number }> {
+// One scraper process per run, reading with node:http and dropping the bytes (Prometheus's own
+// parsing is not the server's cost). A probe first, then WARM_SCRAPES untimed scrapes: Prometheus
+// scrapes every 15 s for the life of the pod, so the figure is the server's steady state, not its
+// first, unoptimized scrape (the first is reported too).
+const WARM_SCRAPES = 5;
+const TIMED_SCRAPES = 10;
+const SCRAPER = `const http = require("node:http");
+const [url, warm, timed] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])];
+const agent = new http.Agent({ keepAlive: true });
+const get = (path) => new Promise((resolve, reject) => {
+  const at = performance.now(); let bytes = 0;
+  http.get(url + path, { agent }, (r) => {
+    r.on("data", (c) => { bytes += c.length; });
+    r.on("end", () => resolve({ ms: performance.now() - at, bytes }));
+  }).on("error", reject);
+});
+(async () => {
+  await get("/health/live");
+  const all = [];
+  for (let i = 0; i < warm + timed; i += 1) all.push(await get("/metrics"));
+  agent.destroy();
+  console.log(JSON.stringify({ first: all[0], timed: all.slice(warm) }));
+})();`;
+interface ScrapeTimes {
+  first: { ms: number; bytes: number };
+  timed: { ms: number; bytes: number }[];
+}
+function scrapeMany(port: number): Promise<ScrapeTimes> {
   return new Promise((resolve, reject) =>
     execFile(
       process.execPath,
-      ["-e", SCRAPER, `http://127.0.0.1:${port}/metrics`],
+      ["-e", SCRAPER, `http://127.0.0.1:${port}`, String(WARM_SCRAPES), String(TIMED_SCRAPES)],
       (error, stdout) =>
         error !== null
           ? reject(new Error(`scrape failed: ${error.message}`))
-          : resolve(JSON.parse(stdout) as { ms: number; bytes: number }),
+          : resolve(JSON.parse(stdout) as ScrapeTimes),
     ),
   );
 }
@@ -175,19 +198,19 @@ async function scrapeRun(loops: number): Promise<Scrape> {
   });
   try {
     const { port } = await subject.ready;
-    const samples: { ms: number; bytes: number }[] = [];
     let scraping = true;
     const began = performance.now();
     const during = probeMaxWhile(port, () => !scraping);
-    for (let i = 0; i < 5; i += 1) samples.push(await scrapeOnce(port));
+    const { first, timed } = await scrapeMany(port);
     scraping = false;
     const probeMaxMs = await during;
     const spent = performance.now() - began;
     const quietEnd = performance.now() + spent;
     const quietMaxMs = await probeMaxWhile(port, () => performance.now() >= quietEnd);
     return {
-      ms: median(samples.slice(1).map((s) => s.ms)),
-      bytes: median(samples.map((s) => s.bytes)),
+      ms: median(timed.map((s) => s.ms)),
+      firstMs: first.ms,
+      bytes: median(timed.map((s) => s.bytes)),
       probeMaxMs,
       quietMaxMs,
     };
@@ -202,6 +225,8 @@ const scrapes = await rounds({
 });
 const scrapeOf = (name: string, key: keyof Scrape): number =>
   median((scrapes[name] ?? []).map((s) => s[key]));
+const perLoopUs = (ms: number, loops: number): number =>
+  Math.round(((ms - scrapeOf("10 loops", "ms")) * 1_000) / (loops - 10));
 
 // 3c. Probes while an iteration blocks the main thread for 2 s: thread mode against main mode.
 // A probe that gets no answer within 1 s (the kubelet's default timeoutSeconds) counts as 1 000 ms.
@@ -399,10 +424,14 @@ const figures = {
     scrape10Ms: scrapeOf("10 loops", "ms"),
     scrape10Bytes: scrapeOf("10 loops", "bytes"),
     scrape1kMs: scrapeOf("1 000 loops", "ms"),
-    scrape1kUsPerLoop: Math.round(scrapeOf("1 000 loops", "ms")),
+    // Per loop: what a scrape of n loops takes beyond one of 10 (HTTP, the default process metrics).
+    scrape1kUsPerLoop: perLoopUs(scrapeOf("1 000 loops", "ms"), 1_000),
+    scrape1kWholeUsPerLoop: Math.round(scrapeOf("1 000 loops", "ms")),
     scrape10kMs: scrapeOf("10 000 loops", "ms"),
     scrape10kBytes: scrapeOf("10 000 loops", "bytes"),
-    scrape10kUsPerLoop: Math.round((scrapeOf("10 000 loops", "ms") * 1_000) / 10_000),
+    scrape10kUsPerLoop: perLoopUs(scrapeOf("10 000 loops", "ms"), 10_000),
+    scrape10kWholeUsPerLoop: Math.round((scrapeOf("10 000 loops", "ms") * 1_000) / 10_000),
+    scrape10kFirstMs: scrapeOf("10 000 loops", "firstMs"),
     scrape10kProbeMaxMs: scrapeOf("10 000 loops", "probeMaxMs"),
     scrape10kQuietProbeMaxMs: scrapeOf("10 000 loops", "quietMaxMs"),
   },
@@ -664,13 +693,13 @@ const targets = [
     ratio(figures.scale.copies.rssBytes, figures.scale.copies.loopsRssBytes) <= 1.1,
   ],
   [
-    "/metrics scrape, 1 000 loops (µs per loop)",
+    "/metrics scrape, 1 000 loops (µs per loop, beyond a 10-loop scrape)",
     figures.metrics.scrape1kUsPerLoop,
     "<= 20",
     figures.metrics.scrape1kUsPerLoop <= 20,
   ],
   [
-    "/metrics scrape, 10 000 loops (µs per loop)",
+    "/metrics scrape, 10 000 loops (µs per loop, beyond a 10-loop scrape)",
     figures.metrics.scrape10kUsPerLoop,
     "<= 20",
     figures.metrics.scrape10kUsPerLoop <= 20,
@@ -735,8 +764,9 @@ for (const [mode, f] of Object.entries(figures.blockedProbes)) {
 }
 lines.push(
   `| /metrics scrape, 10 loops: ms / bytes | ${Math.round(figures.metrics.scrape10Ms * 10) / 10} / ${figures.metrics.scrape10Bytes} |`,
-  `| /metrics scrape, 1 000 loops: ms | ${Math.round(figures.metrics.scrape1kMs)} |`,
-  `| /metrics scrape, 10 000 loops: ms / bytes | ${Math.round(figures.metrics.scrape10kMs)} / ${figures.metrics.scrape10kBytes} |`,
+  `| /metrics scrape, 1 000 loops: ms (µs per loop, whole) | ${Math.round(figures.metrics.scrape1kMs)} (${figures.metrics.scrape1kWholeUsPerLoop}) |`,
+  `| /metrics scrape, 10 000 loops: ms (µs per loop, whole) / bytes | ${Math.round(figures.metrics.scrape10kMs)} (${figures.metrics.scrape10kWholeUsPerLoop}) / ${figures.metrics.scrape10kBytes} |`,
+  `| /metrics scrape, 10 000 loops: the first after start (ms) | ${Math.round(figures.metrics.scrape10kFirstMs)} |`,
   `| slowest /health/live during 10 000-loop scrapes / over as long without (ms) | ${Math.round(figures.metrics.scrape10kProbeMaxMs)} / ${Math.round(figures.metrics.scrape10kQuietProbeMaxMs)} |`,
   `| empty @Loop, tracing: false / OpenTelemetry API, no provider (iterations/s) | ${Math.round(figures.loopOverhead.tracingOffPerSecond)} / ${Math.round(figures.loopOverhead.frameworkPerSecond)} (${ratios.tracingNoProviderVsOff}) |`,
   `| empty @Loop with metrics on (iterations/s; on / off) | ${Math.round(figures.loopOverhead.withMetricsPerSecond)} (${ratios.metricsOnVsOffIterations}) |`,

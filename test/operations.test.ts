@@ -9,6 +9,7 @@ import * as client from "prom-client";
 import sinon from "sinon";
 import { parse } from "yaml";
 import { readFileSync } from "node:fs";
+import http from "node:http";
 import { fileURLToPath } from "node:url";
 import {
   bootstrap,
@@ -476,6 +477,81 @@ describe("operations and security", () => {
       expect((await probe(port, "/metrics")).body).to.equal("x 1\n");
       fail = true;
       expect((await probe(port, "/metrics")).status).to.equal(500);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("/metrics written as it is made: pulled a chunk per write, not pulled for HEAD, cut when it fails, let go when the client leaves", async () => {
+    const pulled: string[] = [];
+    let released = 0;
+    let failAfter = Infinity;
+    let count = 20;
+    const chunk = "x".repeat(200_000);
+    async function* made(): AsyncGenerator<string> {
+      try {
+        for (let i = 0; i < count; i += 1) {
+          if (i >= failAfter) throw new Error("broke mid-scrape");
+          pulled.push(`chunk ${i}`);
+          await Promise.resolve();
+          yield `${chunk}\n`;
+        }
+      } finally {
+        released += 1;
+      }
+    }
+    const server = new HealthServer({
+      host: "127.0.0.1",
+      port: 0,
+      metrics: () => Promise.resolve({ contentType: "text/plain; version=0.0.4", body: made() }),
+    });
+    await server.start();
+    const port = server.address?.port ?? 0;
+    const get = (
+      method: string,
+      leaveAfterFirstData = false,
+    ): Promise<{ status: number; bytes: number; cut: boolean }> =>
+      new Promise((resolve) => {
+        const request = http.request({ host: "127.0.0.1", port, path: "/metrics", method }, (r) => {
+          let bytes = 0;
+          r.on("data", (data: Buffer) => {
+            bytes += data.byteLength;
+            if (leaveAfterFirstData) request.destroy();
+          });
+          r.on("end", () => resolve({ status: r.statusCode ?? 0, bytes, cut: false }));
+          r.on("error", () => resolve({ status: r.statusCode ?? 0, bytes, cut: true }));
+          r.on("aborted", () => resolve({ status: r.statusCode ?? 0, bytes, cut: true }));
+        });
+        request.on("error", () => resolve({ status: 0, bytes: 0, cut: true }));
+        request.end();
+      });
+    try {
+      const whole = await get("GET");
+      expect(whole).to.deep.equal({ status: 200, bytes: 20 * 200_001, cut: false });
+      expect(pulled).to.have.length(20);
+      expect(released).to.equal(1);
+
+      pulled.length = 0;
+      const head = await get("HEAD");
+      expect(head.status).to.equal(200);
+      expect(pulled, "HEAD pulls nothing").to.deep.equal([]);
+
+      failAfter = 3;
+      const cut = await get("GET");
+      expect(cut.status).to.equal(200);
+      expect(cut.cut, "a failure after the head cuts the answer").to.equal(true);
+      expect(cut.bytes).to.be.below(20 * 200_001);
+
+      // 40 MB: more than the loopback socket's buffers take before the server sees the client go.
+      failAfter = Infinity;
+      count = 200;
+      pulled.length = 0;
+      released = 0;
+      await get("GET", true);
+      for (let i = 0; i < 50 && released === 0; i += 1) await new Promise((r) => setTimeout(r, 10));
+      expect(released, "the scrape is let go").to.equal(1);
+      expect(pulled.length, "not pulled to its end for a client that left").to.be.below(100);
+      expect((await probe(port, "/health/live")).status).to.equal(200);
     } finally {
       await server.stop();
     }

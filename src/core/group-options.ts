@@ -11,6 +11,7 @@ import {
   PROBE_DEFAULTS,
   type CheckFunction,
   type NamedHealthCheck,
+  type ScrapeAnswer,
   type VerboseMode,
 } from "../probes/index.js";
 import { checkBoolean, checkDuration } from "../validation.js";
@@ -60,10 +61,7 @@ export interface LoopGroupOptions {
   /** What `?verbose` shows: "summary" leaves out every error text. Default "full". */
   verbose?: VerboseMode;
   /** Serves `GET /metrics` on the probe port with what it resolves to. Default: no `/metrics`. */
-  metrics?: () => Promise<{
-    readonly contentType: string;
-    readonly body: string | readonly Uint8Array[];
-  }>;
+  metrics?: () => Promise<ScrapeAnswer>;
   /** Default silent. */
   logger?: Logger | false;
 }

@@ -89,31 +89,37 @@ export class Slicer {
   }
 }
 
+/** About how long (in UTF-16 units) a chunk of a scrape's text grows before it is handed on. */
+const CHUNK = 65_536;
+
 /**
- * The text of a scrape, kept as UTF-8 chunks of about 64 KB: one string of
- * tens of megabytes is a rope V8 must flatten, then copy again to bytes, each
- * in one blocking step.
+ * The text of a scrape, cut into flat strings of about 64 KB: one string of
+ * tens of megabytes is a rope V8 must flatten in one blocking step, and a
+ * whole scrape kept in memory (24 MB at 10 000 loops) costs more in garbage
+ * collection and fresh pages than writing it does (docs/benchmarks.md).
+ * A chunk is taken as soon as it is full and written while the next is made.
  */
 export class TextChunks {
-  private pending = "";
-  private readonly chunks: Buffer[] = [];
+  private parts: string[] = [];
+  private length = 0;
 
   /** Appends text. */
   add(text: string): void {
-    this.pending += text;
-    if (this.pending.length >= 65_536) this.flush();
+    this.parts.push(text);
+    this.length += text.length;
   }
 
-  /** The whole text as UTF-8 chunks, in order. */
-  bytes(): readonly Buffer[] {
-    this.flush();
-    return this.chunks;
+  /** True once a chunk's worth of text is waiting. */
+  full(): boolean {
+    return this.length >= CHUNK;
   }
 
-  private flush(): void {
-    if (this.pending === "") return;
-    this.chunks.push(Buffer.from(this.pending));
-    this.pending = "";
+  /** The text added since the last take, as one flat string ("" when none). */
+  take(): string {
+    const text = this.parts.join("");
+    this.parts = [];
+    this.length = 0;
+    return text;
   }
 }
 
@@ -142,8 +148,11 @@ export class Family {
     private readonly row: (k: number, emit: Emit) => void,
   ) {}
 
-  /** Appends the family's text (HELP, TYPE, one line per sample, no final newline), pausing as `slicer` says. */
-  async write(out: TextChunks, slicer: Slicer): Promise<void> {
+  /**
+   * Appends the family's text (HELP, TYPE, one line per sample, no final
+   * newline), yielding each full chunk and pausing as `slicer` says.
+   */
+  async *write(out: TextChunks, slicer: Slicer): AsyncGenerator<string> {
     out.add(`# HELP ${this.name} ${escapeHelp(this.help)}\n# TYPE ${this.name} ${this.type}`);
     const emit: Emit = (name, labels, value) => {
       out.add(
@@ -155,7 +164,10 @@ export class Family {
     const count = this.rows();
     for (let k = 0; k < count; k += 1) {
       this.row(k, emit);
-      if (k % CHECK_EVERY === CHECK_EVERY - 1 && slicer.due()) await slicer.pause();
+      if (k % CHECK_EVERY === CHECK_EVERY - 1) {
+        if (out.full()) yield out.take();
+        if (slicer.due()) await slicer.pause();
+      }
     }
   }
 

@@ -384,23 +384,44 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
       // Default labels or OpenMetrics change every line: prom-client's own path writes those.
       if (!plainText(generic))
         return { contentType: registry.contentType, body: await registry.metrics() };
-      const slicer = new Slicer();
-      const out = new TextChunks();
-      let first = true;
-      for (const metric of registry.getMetricsAsArray()) {
-        if (!first) out.add("\n\n");
-        first = false;
-        if (families.has(metric)) await (metric as unknown as Family).write(out, slicer);
-        else out.add(await generic.getMetricsAsString(metric));
-        if (slicer.due()) await slicer.pause();
+      // Other metrics (a user's collect() may throw) are read before the answer starts, so a
+      // failure is still a 500; loopgroup's own families only read numbers, and are written
+      // as they are made.
+      const metrics = registry.getMetricsAsArray();
+      const texts = new Map<unknown, string>();
+      for (const metric of metrics) {
+        if (!families.has(metric)) texts.set(metric, await generic.getMetricsAsString(metric));
       }
-      out.add("\n");
-      return { contentType: registry.contentType, body: out.bytes() };
+      return { contentType: registry.contentType, body: scrapeText(metrics, texts) };
     },
     dispose() {
       for (const name of created.splice(0)) registry.removeSingleMetric(name);
     },
   };
+}
+
+/**
+ * The text of one scrape, chunk by chunk: `texts` holds every metric that is
+ * not one of loopgroup's families, read already.
+ */
+async function* scrapeText(
+  metrics: readonly unknown[],
+  texts: ReadonlyMap<unknown, string>,
+): AsyncGenerator<string> {
+  const slicer = new Slicer();
+  const out = new TextChunks();
+  let first = true;
+  for (const metric of metrics) {
+    if (!first) out.add("\n\n");
+    first = false;
+    const text = texts.get(metric);
+    if (text === undefined) yield* (metric as Family).write(out, slicer);
+    else out.add(text);
+    if (out.full()) yield out.take();
+    if (slicer.due()) await slicer.pause();
+  }
+  out.add("\n");
+  yield out.take();
 }
 
 /** Adds one busy iteration to the duration histogram, as prom-client's `observe()` does. */

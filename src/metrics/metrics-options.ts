@@ -5,6 +5,7 @@
  */
 import type { IterationObserver, LoopReadings } from "../core/index.js";
 import { ConfigurationError, messages } from "../errors.js";
+import type { ScrapeAnswer } from "../probes/probe-answers.js";
 import { envBoolean } from "../validation.js";
 
 /**
@@ -56,11 +57,7 @@ export function resolveMetrics(
 }
 
 /** One scrape: the body and its content type. */
-export interface MetricsAnswer {
-  readonly contentType: string;
-  /** The text, or its UTF-8 bytes in chunks, in order. */
-  readonly body: string | readonly Uint8Array[];
-}
+export type MetricsAnswer = ScrapeAnswer;
 
 /** loopgroup's series on one registry. */
 export interface LoopMetrics {

@@ -18,7 +18,13 @@ export {
   type HealthServerOptions,
   type ProbeCheck,
 } from "./health-server.js";
-export { ProbeAnswers, type ProbeRoutes } from "./probe-answers.js";
+export {
+  ProbeAnswers,
+  scrapeChunks,
+  type ProbeRoutes,
+  type ScrapeAnswer,
+  type ScrapeBody,
+} from "./probe-answers.js";
 export {
   checkHost,
   checkPort,

@@ -30,9 +30,33 @@ export interface ProbeRoutes {
    * yet" (thread mode before the main thread's first answer): 503 with
    * `Retry-After`. A rejection is 500.
    */
-  metrics?: () => Promise<
-    { readonly contentType: string; readonly body: string | readonly Uint8Array[] } | undefined
-  >;
+  metrics?: () => Promise<ScrapeAnswer | undefined>;
+}
+
+/**
+ * A `/metrics` answer's text: whole, in chunks, or made while it is written
+ * (an `AsyncIterable`, pulled one chunk per write, so a scrape of tens of
+ * megabytes never lives in memory at once; sent without `Content-Length`).
+ */
+export type ScrapeBody = string | readonly (string | Uint8Array)[] | AsyncIterable<string>;
+
+/** One `/metrics` answer: its content type and text. */
+export interface ScrapeAnswer {
+  readonly contentType: string;
+  readonly body: ScrapeBody;
+}
+
+/** A scrape's text whole, in chunks: what a thread is sent, or a test reads. */
+export async function scrapeChunks(body: ScrapeBody): Promise<readonly (string | Uint8Array)[]> {
+  if (typeof body === "string") return [body];
+  if (!isStream(body)) return body;
+  const chunks: string[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return chunks;
+}
+
+function isStream(body: ScrapeBody): body is AsyncIterable<string> {
+  return typeof body === "object" && Symbol.asyncIterator in body;
 }
 
 function jsonHeaders(body: Buffer): Record<string, string | number> {
@@ -108,12 +132,12 @@ function wantsDetail(query: string, loops: boolean): Detail {
  * before ('drain'): handing tens of megabytes to the socket at once is one
  * long writev that holds every probe up. Stops if the client goes away.
  */
-function writePaced(response: ServerResponse, chunks: readonly Uint8Array[]): void {
+function writePaced(response: ServerResponse, chunks: readonly (string | Uint8Array)[]): void {
   let next = 0;
   const more = (): void => {
     while (next < chunks.length) {
       if (response.destroyed) return;
-      const chunk = chunks[next] as Uint8Array;
+      const chunk = chunks[next] as string | Uint8Array;
       next += 1;
       if (!response.write(chunk)) {
         response.once("drain", more);
@@ -123,6 +147,42 @@ function writePaced(response: ServerResponse, chunks: readonly Uint8Array[]): vo
     response.end();
   };
   more();
+}
+
+/**
+ * Writes a scrape as it is made: the next chunk is pulled once the socket
+ * took the one before, so memory holds one chunk. Stops pulling if the
+ * client goes away; a failure after the head has gone ends the connection
+ * (the client sees a cut answer, never a complete-looking one).
+ */
+async function writeStream(response: ServerResponse, body: AsyncIterable<string>): Promise<void> {
+  const chunks = body[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const step: IteratorResult<string, unknown> = await chunks.next();
+      if (step.done === true || response.destroyed) break;
+      if (!response.write(step.value)) await drained(response);
+    }
+  } catch (error) {
+    response.destroy(error instanceof Error ? error : new Error(String(error)));
+    return;
+  } finally {
+    await chunks.return?.().catch(() => undefined);
+  }
+  if (!response.destroyed) response.end();
+}
+
+/** Resolves once the response can take more ('drain'), or is closed. */
+function drained(response: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      response.off("drain", done);
+      response.off("close", done);
+      resolve();
+    };
+    response.on("drain", done);
+    response.on("close", done);
+  });
 }
 
 /**
@@ -229,11 +289,18 @@ export class ProbeAnswers {
       (answer) => {
         if (answer === undefined) return send(response, METRICS_UNAVAILABLE, head);
         const { contentType, body } = answer;
-        // A scrape's chunks are written as they are: joining tens of megabytes is one long copy.
-        const chunks = typeof body === "string" ? [Buffer.from(body)] : body;
         if (response.destroyed || response.headersSent) return;
+        if (isStream(body)) {
+          response.writeHead(200, { "Content-Type": contentType, "Cache-Control": "no-store" });
+          if (head) response.end();
+          else void writeStream(response, body);
+          return;
+        }
+        // A scrape's chunks are written as they are: joining tens of megabytes is one long copy.
+        const chunks = typeof body === "string" ? [body] : body;
         let length = 0;
-        for (const chunk of chunks) length += chunk.byteLength;
+        for (const chunk of chunks)
+          length += typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.byteLength;
         response.writeHead(200, {
           "Content-Type": contentType,
           "Cache-Control": "no-store",

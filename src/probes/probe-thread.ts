@@ -10,6 +10,7 @@ import { ListenError, messages, StartupError } from "../errors.js";
 import type { HealthServerAddress } from "./health-server.js";
 import { errorMessage, type Logger } from "../logger.js";
 import { sleep } from "../time.js";
+import { scrapeChunks, type ScrapeAnswer } from "./probe-answers.js";
 import type { FromThread, ThreadData, ToThread } from "./thread-main.js";
 import { THREAD_SOURCE } from "./thread-source.generated.js";
 
@@ -33,8 +34,7 @@ export interface ProbeThreadAnswers {
   readonly details: () => object;
   /** `?loop=<name>`: one loop's entry, or undefined when no loop has that name. */
   readonly loop: (name: string) => object | undefined;
-  readonly metrics:
-    (() => Promise<{ contentType: string; body: string | readonly Uint8Array[] }>) | undefined;
+  readonly metrics: (() => Promise<ScrapeAnswer>) | undefined;
   /** The thread crashed more than MAX_THREAD_RESTARTS times: probes are gone for good. */
   readonly onFatal: (error: Error) => void;
 }
@@ -191,10 +191,17 @@ export class ProbeThread {
       if (answers === undefined) value = undefined;
       else if (what === "loop")
         value = answers.loop(loop) ?? null; // null: no such loop
-      else value = what === "details" ? answers.details() : await answers.metrics?.();
+      else if (what === "details") value = answers.details();
+      else value = await sendable(await answers.metrics?.());
     } catch {
       value = undefined;
     }
     worker.postMessage({ type: "answer", id, value } satisfies ToThread);
   }
+}
+
+/** A scrape as a message can carry it: its text read whole (a stream is no message). */
+async function sendable(answer: ScrapeAnswer | undefined): Promise<ScrapeAnswer | undefined> {
+  if (answer === undefined) return undefined;
+  return { contentType: answer.contentType, body: await scrapeChunks(answer.body) };
 }

@@ -8,6 +8,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { checkedServerOptions, HealthServer } from "./health-server.js";
+import type { ScrapeAnswer } from "./probe-answers.js";
 import { ProbeStateReader } from "./shared-state.js";
 
 /** What the main thread passes to the probe thread. */
@@ -44,7 +45,7 @@ function main(port: NonNullable<typeof parentPort>, data: ThreadData): void {
   const waiting = new Map<number, (value: unknown) => void>();
   const last: {
     details: object;
-    metrics: { contentType: string; body: string | readonly Uint8Array[] } | undefined;
+    metrics: ScrapeAnswer | undefined;
   } = {
     details: {},
     metrics: undefined,
@@ -89,8 +90,7 @@ function main(port: NonNullable<typeof parentPort>, data: ThreadData): void {
       ...(data.metrics
         ? {
             metrics: async () => {
-              const found = (await ask("metrics")) as
-                { contentType: string; body: string | readonly Uint8Array[] } | undefined;
+              const found = (await ask("metrics")) as ScrapeAnswer | undefined;
               // The main thread is busy (or its registry failed): the last complete
               // scrape, or undefined before the first one (503 with Retry-After, never 500).
               if (found !== undefined) last.metrics = found;

@@ -9,6 +9,7 @@ import {
   parseLabels,
   SLICE_MS,
 } from "../../src/metrics/exposition.js";
+import { scrapeChunks, type ScrapeBody } from "../../src/probes/index.js";
 import { createLoopMetrics, ITERATION_BUCKETS } from "../../src/metrics/loop-metrics.js";
 
 /** Loops named to need every escape, with copies, results of each kind, a schedule and checks. */
@@ -53,8 +54,12 @@ function fill(metrics: ReturnType<typeof createLoopMetrics>, loops: string[]): v
 }
 
 /** A scrape's body as text. */
-const text = (body: string | readonly Uint8Array[]): string =>
-  typeof body === "string" ? body : Buffer.concat(body).toString();
+const text = async (body: ScrapeBody): Promise<string> =>
+  Buffer.concat(
+    (await scrapeChunks(body)).map((chunk) =>
+      typeof chunk === "string" ? Buffer.from(chunk) : chunk,
+    ),
+  ).toString();
 
 describe("metrics exposition (loopgroup's families written directly)", () => {
   afterEach(() => sinon.restore());
@@ -68,7 +73,7 @@ describe("metrics exposition (loopgroup's families written directly)", () => {
     const metrics = createLoopMetrics(client, registry);
     metrics.leadership("report");
     fill(metrics, names);
-    const direct = text((await metrics.scrape()).body);
+    const direct = await text((await metrics.scrape()).body);
     const generic = await registry.metrics();
     // Process metrics (CPU, heap) move between two reads: compare loopgroup's and the app's lines.
     const ours = (body: string): string[] =>
@@ -101,7 +106,7 @@ describe("metrics exposition (loopgroup's families written directly)", () => {
       observer.iterationEnded(seconds, "success");
       histogram.observe({ loop: "Worker.a" }, seconds);
     }
-    const direct = text((await metrics.scrape()).body);
+    const direct = await text((await metrics.scrape()).body);
     const expected = await reference.getSingleMetricAsString(
       "loopgroup_loop_iteration_duration_seconds",
     );
@@ -117,7 +122,7 @@ describe("metrics exposition (loopgroup's families written directly)", () => {
   it("a loop that never ran a busy iteration still has every bucket, at 0", async () => {
     const metrics = createLoopMetrics(client, new client.Registry());
     metrics.observer("Quiet.loop", 1).iterationEnded(0.01, "idle");
-    const body = text((await metrics.scrape()).body);
+    const body = await text((await metrics.scrape()).body);
     const buckets = body
       .split("\n")
       .filter((l) => l.startsWith("loopgroup_loop_iteration_duration_seconds_bucket"));
@@ -133,7 +138,7 @@ describe("metrics exposition (loopgroup's families written directly)", () => {
       metrics,
       Array.from({ length: 300 }, (_, i) => `Many.loop${i}`),
     );
-    const whole = text((await metrics.scrape()).body);
+    const whole = await text((await metrics.scrape()).body);
     // A clock that moves a slice's worth at every read: every check finds the slice spent.
     let at = 0;
     sinon.stub(performance, "now").callsFake(() => (at += SLICE_MS));
@@ -145,7 +150,7 @@ describe("metrics exposition (loopgroup's families written directly)", () => {
       setImmediate(count);
     };
     setImmediate(count);
-    const sliced = text((await metrics.scrape()).body);
+    const sliced = await text((await metrics.scrape()).body);
     scraping = false;
     expect(sliced).to.equal(whole);
     expect(turns).to.be.greaterThan(10);
@@ -156,7 +161,7 @@ describe("metrics exposition (loopgroup's families written directly)", () => {
     registry.setDefaultLabels({ pod: "worker-0" });
     const metrics = createLoopMetrics(client, registry);
     metrics.observer("Worker.a", 1).iterationEnded(0.2, "success");
-    const body = text((await metrics.scrape()).body);
+    const body = await text((await metrics.scrape()).body);
     expect(body).to.include('loopgroup_loop_workers{loop="Worker.a",pod="worker-0"} 1');
     expect(body).to.equal(await registry.metrics());
   });

@@ -9,6 +9,7 @@ import {
   type App,
   type LoopContext,
 } from "../../src/index.js";
+import { scrapeChunks, type ScrapeBody } from "../../src/probes/index.js";
 import { createLoopMetrics } from "../../src/metrics/loop-metrics.js";
 import { probe } from "../helpers/probe.js";
 
@@ -21,8 +22,12 @@ function sample(body: string, series: string): number | undefined {
 }
 
 /** A scrape's body as text. */
-const text = (body: string | readonly Uint8Array[]): string =>
-  typeof body === "string" ? body : Buffer.concat(body).toString();
+const text = async (body: ScrapeBody): Promise<string> =>
+  Buffer.concat(
+    (await scrapeChunks(body)).map((chunk) =>
+      typeof chunk === "string" ? Buffer.from(chunk) : chunk,
+    ),
+  ).toString();
 
 describe("metrics", () => {
   const apps: App[] = [];
@@ -247,7 +252,7 @@ describe("metrics", () => {
     expect((await probe(without.address?.port ?? 0, "/metrics")).status).to.equal(404);
   });
 
-  it("sends a scrape of megabytes whole, and a client that leaves mid-scrape leaves the server answering", async () => {
+  it("sends a scrape of megabytes whole as it is made, and a client that leaves mid-scrape leaves the server answering", async () => {
     class Many {}
     for (let i = 0; i < 3_000; i += 1) {
       const descriptor: PropertyDescriptor = { value: () => undefined, writable: true };
@@ -262,19 +267,30 @@ describe("metrics", () => {
     });
     apps.push(app);
     const port = app.address?.port ?? 0;
-    const whole = await new Promise<{ length: number; got: number }>((resolve, reject) => {
-      http
-        .get({ host: "127.0.0.1", port, path: "/metrics" }, (response) => {
-          let got = 0;
-          response.on("data", (chunk: Buffer) => (got += chunk.byteLength));
-          response.on("end", () =>
-            resolve({ length: Number(response.headers["content-length"]), got }),
-          );
-        })
-        .on("error", reject);
-    });
-    expect(whole.length).to.be.above(5_000_000);
-    expect(whole.got).to.equal(whole.length);
+    // Written as it is made: chunked, so whole means the last chunk came, ending in a newline.
+    const whole = await new Promise<{ encoding: string | undefined; text: string }>(
+      (resolve, reject) => {
+        http
+          .get({ host: "127.0.0.1", port, path: "/metrics" }, (response) => {
+            const chunks: Buffer[] = [];
+            response.on("data", (chunk: Buffer) => chunks.push(chunk));
+            response.on("end", () =>
+              resolve({
+                encoding: response.headers["transfer-encoding"],
+                text: Buffer.concat(chunks).toString(),
+              }),
+            );
+          })
+          .on("error", reject);
+      },
+    );
+    expect(whole.encoding).to.equal("chunked");
+    expect(Buffer.byteLength(whole.text)).to.be.above(5_000_000);
+    expect(whole.text.endsWith("\n")).to.equal(true);
+    expect(sample(whole.text, 'loopgroup_loop_workers{loop="Many.loop2999"}')).to.equal(1);
+    expect(whole.text.split("\n").filter((line) => line.startsWith("# TYPE "))).to.have.length(
+      new Set(whole.text.match(/^# TYPE \S+/gm)).size,
+    );
     // A client that reads the first bytes and goes: nothing throws, the probes and scrapes go on.
     await new Promise<void>((resolve, reject) => {
       const request = http.get({ host: "127.0.0.1", port, path: "/metrics" }, (response) => {
@@ -340,7 +356,7 @@ describe("metrics", () => {
     expect(sample(body, 'loopgroup_leader{lease="report-service"}')).to.equal(1);
     expect(sample(body, 'loopgroup_leader_transitions_total{lease="report-service"}')).to.equal(1);
     leading(false);
-    body = text((await metrics.scrape()).body);
+    body = await text((await metrics.scrape()).body);
     expect(sample(body, 'loopgroup_leader_transitions_total{lease="report-service"}')).to.equal(2);
   });
 
