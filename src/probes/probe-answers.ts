@@ -163,8 +163,9 @@ async function writeStream(response: ServerResponse, body: AsyncIterable<string>
       if (step.done === true || response.destroyed) break;
       if (!response.write(step.value)) await drained(response);
     }
-  } catch (error) {
-    response.destroy(error instanceof Error ? error : new Error(String(error)));
+  } catch {
+    // The head has gone: cutting the connection is the only way left to say it failed.
+    response.destroy();
     return;
   } finally {
     await chunks.return?.().catch(() => undefined);
