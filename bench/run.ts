@@ -346,7 +346,7 @@ async function scaleRun(
   probe = true,
   env: Record<string, string> = {},
 ): Promise<Scale> {
-  const subject = new Subject(file, { LOOPS: String(loops), INTERVAL: "1000", ...env });
+  const subject = new Subject(file, { LOOPS: String(loops), INTERVAL: "1000", HEAP: "1", ...env });
   try {
     const { port, setupMs, loopHeapBytes } = await subject.ready;
     // RSS with every loop asleep on its timer, before any probe traffic (the same for every subject).
