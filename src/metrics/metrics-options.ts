@@ -5,7 +5,7 @@
  */
 import type { IterationObserver, LoopReadings } from "../core/index.js";
 import { ConfigurationError, messages } from "../errors.js";
-import type { ScrapeAnswer } from "../probes/probe-answers.js";
+import type { ScrapeAnswer } from "../probes/index.js";
 import { envBoolean } from "../validation.js";
 
 /**
