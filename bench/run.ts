@@ -4,7 +4,7 @@ import type { EventEmitter } from "node:events";
 import { execFile } from "node:child_process";
 import { request as httpRequest } from "node:http";
 import { writeFile } from "node:fs/promises";
-import { cpus, totalmem } from "node:os";
+import { cpus, setPriority, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { median, sleep, Subject } from "./lib/subject.js";
@@ -141,10 +141,12 @@ interface Scrape {
   /** Slowest probe answer over as long with no scrape (ms): the baseline of the same subject. */
   quietMaxMs: number;
 }
-// One scraper process per run, reading with node:http and dropping the bytes (Prometheus's own
-// parsing is not the server's cost). A probe first, then WARM_SCRAPES untimed scrapes: Prometheus
-// scrapes every 15 s for the life of the pod, so the figure is the server's steady state, not its
-// first, unoptimized scrape (the first is reported too).
+// A scraper process reads with node:http and drops the bytes (Prometheus's own parsing is not the
+// server's cost), at the lowest CPU priority: Prometheus runs on another machine, and on two cores
+// a third busy process would delay the subject's probes for reasons that are not the subject's.
+// WARM_SCRAPES untimed scrapes come first, by a scraper of their own: Prometheus scrapes every 15 s
+// for the life of the pod, so the figures are the server's steady state, not its first,
+// unoptimized scrape (the first is reported too); the probes are timed during the timed ones.
 const WARM_SCRAPES = 5;
 const TIMED_SCRAPES = 10;
 const SCRAPER = `const http = require("node:http");
@@ -168,17 +170,18 @@ interface ScrapeTimes {
   first: { ms: number; bytes: number };
   timed: { ms: number; bytes: number }[];
 }
-function scrapeMany(port: number): Promise<ScrapeTimes> {
-  return new Promise((resolve, reject) =>
-    execFile(
+function scrapeMany(port: number, warm: number, timed: number): Promise<ScrapeTimes> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
       process.execPath,
-      ["-e", SCRAPER, `http://127.0.0.1:${port}`, String(WARM_SCRAPES), String(TIMED_SCRAPES)],
+      ["-e", SCRAPER, `http://127.0.0.1:${port}`, String(warm), String(timed)],
       (error, stdout) =>
         error !== null
           ? reject(new Error(`scrape failed: ${error.message}`))
           : resolve(JSON.parse(stdout) as ScrapeTimes),
-    ),
-  );
+    );
+    if (child.pid !== undefined) setPriority(child.pid, 19);
+  });
 }
 async function probeMaxWhile(port: number, until: () => boolean): Promise<number> {
   let max = 0;
@@ -198,10 +201,11 @@ async function scrapeRun(loops: number): Promise<Scrape> {
   });
   try {
     const { port } = await subject.ready;
+    const { first } = await scrapeMany(port, WARM_SCRAPES, 0);
     let scraping = true;
     const began = performance.now();
     const during = probeMaxWhile(port, () => !scraping);
-    const { first, timed } = await scrapeMany(port);
+    const { timed } = await scrapeMany(port, 0, TIMED_SCRAPES);
     scraping = false;
     const probeMaxMs = await during;
     const spent = performance.now() - began;

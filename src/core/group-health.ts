@@ -59,8 +59,18 @@ export interface GroupDetails {
  * 10 000 loops must not hold the probes up while it builds 10 000 of them).
  */
 export interface LoopReadings {
-  /** Calls `visit` for every loop; `nextRunMs` is the next scheduled time (ms since the epoch), if scheduled. */
-  eachLoop(visit: (name: string, state: LoopState, nextRunMs: number | undefined) => void): void;
+  /** How many loops `eachLoop` visits. */
+  loopCount(): number;
+  /**
+   * Calls `visit` for every loop, or for those at positions `from` up to
+   * `to` (so a reader can pause between batches); `nextRunMs` is the next
+   * scheduled time (ms since the epoch), if scheduled.
+   */
+  eachLoop(
+    visit: (name: string, state: LoopState, nextRunMs: number | undefined) => void,
+    from?: number,
+    to?: number,
+  ): void;
   /** Each health check's last result (null before its first answer). */
   checkResults(): Record<string, boolean | null>;
 }
@@ -211,8 +221,18 @@ export class GroupHealth implements LoopReadings {
       : { loops, loopCounts };
   }
 
-  eachLoop(visit: (name: string, state: LoopState, nextRunMs: number | undefined) => void): void {
-    for (const loop of this.loops) {
+  loopCount(): number {
+    return this.loops.length;
+  }
+
+  eachLoop(
+    visit: (name: string, state: LoopState, nextRunMs: number | undefined) => void,
+    from = 0,
+    to = this.loops.length,
+  ): void {
+    const end = Math.min(to, this.loops.length);
+    for (let at = Math.max(0, from); at < end; at += 1) {
+      const loop = this.loops[at] as Runnable;
       if (loop instanceof LoopRunner) visit(loop.name, loop.state, loop.nextRunMs);
       else visit(loop.name, reportedState(loop), undefined);
     }

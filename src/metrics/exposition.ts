@@ -142,8 +142,8 @@ export class Family {
     readonly help: string,
     /** Its TYPE. */
     readonly type: FamilyType,
-    /** The rows of samples at the start of a scrape: called once per scrape. */
-    private readonly rows: () => number,
+    /** The rows of samples at the start of a scrape: called once per scrape, pausing as `slicer` says. */
+    private readonly rows: (slicer: Slicer) => number | Promise<number>,
     /** Writes the samples of row `k` (of `rows()`) through `emit`. */
     private readonly row: (k: number, emit: Emit) => void,
   ) {}
@@ -161,7 +161,7 @@ export class Family {
           : `\n${name}{${labels}} ${formatValue(value)}`,
       );
     };
-    const count = this.rows();
+    const count = await this.rows(slicer);
     for (let k = 0; k < count; k += 1) {
       this.row(k, emit);
       if (k % CHECK_EVERY === CHECK_EVERY - 1) {
@@ -172,7 +172,7 @@ export class Family {
   }
 
   /** The family as prom-client's registry reads a metric (`registry.metrics()`, `getMetricsAsJSON()`). */
-  get(): Promise<{
+  async get(): Promise<{
     name: string;
     help: string;
     type: FamilyType;
@@ -182,10 +182,10 @@ export class Family {
     const values: { metricName: string; labels: Record<string, string>; value: number }[] = [];
     const emit: Emit = (metricName, labels, value) =>
       values.push({ metricName, labels: parseLabels(labels), value });
-    const count = this.rows();
+    const count = await this.rows(new Slicer());
     for (let k = 0; k < count; k += 1) this.row(k, emit);
     const { name, help, type, aggregator } = this;
-    return Promise.resolve({ name, help, type, aggregator, values });
+    return { name, help, type, aggregator, values };
   }
 
   /** prom-client's `registry.resetMetrics()`: loopgroup's series are counts of what happened, kept. */

@@ -30,8 +30,9 @@ function fill(metrics: ReturnType<typeof createLoopMetrics>, loops: string[]): v
     checks: { db: true, cache: false, later: null },
   } as unknown as GroupDetails;
   metrics.watch({
-    eachLoop: (visit) => {
-      for (const [name, stats] of Object.entries(details.loops))
+    loopCount: () => Object.keys(details.loops).length,
+    eachLoop: (visit, from = 0, to = Infinity) => {
+      for (const [name, stats] of Object.entries(details.loops).slice(from, to))
         visit(
           name,
           stats.state as LoopState,
@@ -154,6 +155,41 @@ describe("metrics exposition (loopgroup's families written directly)", () => {
     scraping = false;
     expect(sliced).to.equal(whole);
     expect(turns).to.be.greaterThan(10);
+  });
+
+  it("reads the loops' states in batches, with a turn of the event loop between them", async () => {
+    const registry = new client.Registry();
+    const metrics = createLoopMetrics(client, registry);
+    const names = Array.from({ length: 1_000 }, (_, i) => `Many.loop${i}`);
+    let turns = 0;
+    const batches: { size: number; turnsBefore: number }[] = [];
+    metrics.watch({
+      loopCount: () => names.length,
+      eachLoop: (visit, from = 0, to = names.length) => {
+        batches.push({ size: Math.min(to, names.length) - from, turnsBefore: turns });
+        for (const name of names.slice(from, to)) visit(name, "idle", undefined);
+      },
+      checkResults: () => ({}),
+    });
+    let at = 0;
+    sinon.stub(performance, "now").callsFake(() => (at += SLICE_MS));
+    let scraping = true;
+    const count = (): void => {
+      if (!scraping) return;
+      turns += 1;
+      setImmediate(count);
+    };
+    setImmediate(count);
+    const body = await text((await metrics.scrape()).body);
+    scraping = false;
+    expect(body).to.include('loopgroup_loop_state{loop="Many.loop999",state="idle"} 1');
+    // Two families read the states (state and next run): four batches of at most 256 each.
+    expect(batches).to.have.length(8);
+    expect(batches.every((b) => b.size > 0 && b.size <= 256)).to.equal(true);
+    for (let i = 1; i < batches.length; i += 1)
+      expect(batches[i]?.turnsBefore, `a turn before batch ${i}`).to.be.greaterThan(
+        batches[i - 1]?.turnsBefore ?? 0,
+      );
   });
 
   it("with default labels on the caller's registry, prom-client's own path writes every line", async () => {
