@@ -133,6 +133,8 @@ await overheadSubject.stop();
 interface Scrape {
   /** Median of the timed (warm) scrapes. */
   ms: number;
+  /** The subject's CPU time per timed scrape. */
+  cpuMs: number;
   /** The first scrape after start, before the server's code is optimized. */
   firstMs: number;
   bytes: number;
@@ -203,15 +205,21 @@ async function scrapeRun(loops: number): Promise<Scrape> {
     const { port } = await subject.ready;
     const { first } = await scrapeMany(port, WARM_SCRAPES, 0);
     let scraping = true;
+    const cpuBefore = await subject.cpuMs();
     const began = performance.now();
     const during = probeMaxWhile(port, () => !scraping);
     const { timed } = await scrapeMany(port, 0, TIMED_SCRAPES);
     scraping = false;
     const probeMaxMs = await during;
+    const cpuDuring = (await subject.cpuMs()) - cpuBefore;
     const spent = performance.now() - began;
+    const quietStart = await subject.cpuMs();
     const quietEnd = performance.now() + spent;
     const quietMaxMs = await probeMaxWhile(port, () => performance.now() >= quietEnd);
+    // The subject's CPU over the timed scrapes, less its CPU over as long without (its loops, the probes).
+    const cpuQuiet = (await subject.cpuMs()) - quietStart;
     return {
+      cpuMs: (cpuDuring - cpuQuiet) / TIMED_SCRAPES,
       ms: median(timed.map((s) => s.ms)),
       firstMs: first.ms,
       bytes: median(timed.map((s) => s.bytes)),
@@ -436,6 +444,9 @@ const figures = {
     scrape10kUsPerLoop: perLoopUs(scrapeOf("10 000 loops", "ms"), 10_000),
     scrape10kWholeUsPerLoop: Math.round((scrapeOf("10 000 loops", "ms") * 1_000) / 10_000),
     scrape10kFirstMs: scrapeOf("10 000 loops", "firstMs"),
+    scrape10CpuMs: scrapeOf("10 loops", "cpuMs"),
+    scrape1kCpuMs: scrapeOf("1 000 loops", "cpuMs"),
+    scrape10kCpuMs: scrapeOf("10 000 loops", "cpuMs"),
     scrape10kProbeMaxMs: scrapeOf("10 000 loops", "probeMaxMs"),
     scrape10kQuietProbeMaxMs: scrapeOf("10 000 loops", "quietMaxMs"),
   },
@@ -771,6 +782,7 @@ lines.push(
   `| /metrics scrape, 1 000 loops: ms (µs per loop, whole) | ${Math.round(figures.metrics.scrape1kMs)} (${figures.metrics.scrape1kWholeUsPerLoop}) |`,
   `| /metrics scrape, 10 000 loops: ms (µs per loop, whole) / bytes | ${Math.round(figures.metrics.scrape10kMs)} (${figures.metrics.scrape10kWholeUsPerLoop}) / ${figures.metrics.scrape10kBytes} |`,
   `| /metrics scrape, 10 000 loops: the first after start (ms) | ${Math.round(figures.metrics.scrape10kFirstMs)} |`,
+  `| /metrics scrape, server CPU per scrape, 10 / 1 000 / 10 000 loops (ms) | ${Math.round(figures.metrics.scrape10CpuMs * 10) / 10} / ${Math.round(figures.metrics.scrape1kCpuMs)} / ${Math.round(figures.metrics.scrape10kCpuMs)} |`,
   `| slowest /health/live during 10 000-loop scrapes / over as long without (ms) | ${Math.round(figures.metrics.scrape10kProbeMaxMs)} / ${Math.round(figures.metrics.scrape10kQuietProbeMaxMs)} |`,
   `| empty @Loop, tracing: false / OpenTelemetry API, no provider (iterations/s) | ${Math.round(figures.loopOverhead.tracingOffPerSecond)} / ${Math.round(figures.loopOverhead.frameworkPerSecond)} (${ratios.tracingNoProviderVsOff}) |`,
   `| empty @Loop with metrics on (iterations/s; on / off) | ${Math.round(figures.loopOverhead.withMetricsPerSecond)} (${ratios.metricsOnVsOffIterations}) |`,
