@@ -361,12 +361,12 @@ export class LoopRunner implements Runnable {
   }
 
   /**
-   * The iterations, from iteration 1 (`waited` true) or from a wake after an
-   * interval's sleep. That sleep holds no suspended frame: the loop arms its
-   * timer and returns, and the timer calls next() again (see resume), so a
-   * loop asleep costs its timer and this object. `begun` is an iteration
-   * next() already began: loop() goes on from its body's return. Never
-   * rejects: the end goes to finish().
+   * The iterations: from iteration 1 or a wake after an interval's sleep
+   * (`waited` true), from a sleep ended early (false), or from an iteration
+   * next() began (`begun`), going on from its body's return. An interval's
+   * sleep holds no suspended frame: the loop arms its timer and returns, and
+   * the timer calls next() (see resume), so a loop asleep costs its timer and
+   * this object. Never rejects: the end goes to finish().
    */
   private async loop(waited: boolean, begun?: Begun): Promise<void> {
     const { interval, idleInterval, maxIterations, onError, backoff, retryFor } = this.options;
