@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { deadline, now, sleep, Waiter, withTimeout } from "../src/time.js";
+import { deadline, MAX_TIMER_DELAY, now, sleep, Waiter, withTimeout } from "../src/time.js";
 import { countTimersMade, useFakeClock } from "./helpers/clock.js";
 import { forever } from "./helpers/deferred.js";
 
@@ -126,6 +126,22 @@ describe("time", () => {
     } finally {
       timers.restore();
     }
+  });
+
+  it("a Waiter waits out a delay longer than one timer holds, and ends it early on endWait()", async () => {
+    const waiter = new Waiter();
+    const ends: boolean[] = [];
+    const then = (_owner: null, completed: boolean): void => void ends.push(completed);
+    waiter.sleepThen(MAX_TIMER_DELAY + 1_000, then, null);
+    await clock().tickAsync(MAX_TIMER_DELAY + 999);
+    expect(ends).to.deep.equal([]);
+    await clock().tickAsync(1);
+    expect(ends).to.deep.equal([true]);
+    waiter.sleepThen(MAX_TIMER_DELAY + 1_000, then, null);
+    await clock().tickAsync(MAX_TIMER_DELAY);
+    waiter.endWait();
+    expect(ends).to.deep.equal([true, false]);
+    expect(clock().countTimers()).to.equal(0);
   });
 
   it("interrupting a Waiter during a re-armed wait ends it at once and clears its timer", async () => {
