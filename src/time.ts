@@ -64,19 +64,35 @@ function wakeWaiter(waiter: Waiter): void {
   waiter.settle(true);
 }
 
+/** How a promise-based wait ends: its owner is the promise's resolve. */
+function resolveWait(resolve: (completed: boolean) => void, completed: boolean): void {
+  resolve(completed);
+}
+
 /**
  * One wait at a time (a timer or a turn of the event loop), ended at once by
  * `interrupt()`. A loop uses it between iterations: unlike an AbortSignal it
  * adds no listener per wait, and every later wait after an interrupt
  * resolves at once. Its timers are cleared when interrupted.
+ *
+ * It keeps its timer between waits and re-arms it with `refresh()` when the
+ * next wait is as long: a loop of 100 000 iterations a second otherwise makes
+ * 100 000 timers a second, each living through several young-generation
+ * collections (they are copied, then promoted, then collected with the old
+ * generation), and those pauses are what a probe waits behind. A cleared timer
+ * cannot be refreshed (Node gives it no delay any more), so ending a wait
+ * drops it. The timer is made by the global `setTimeout` of its first wait:
+ * fake timers installed while a Waiter sleeps do not take over that timer.
  */
 export class Waiter {
+  /** The timer of the current wait, or of the last one, kept for the next (see refresh above). */
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** The delay `timer` was made with: refresh() re-arms it for that long. */
+  private timerMs = 0;
   private immediate: ReturnType<typeof setImmediate> | undefined;
   /** Cancels a wait longer than one timer can hold (see startTimer). */
   private cancelLong: (() => void) | undefined;
-  private wake: ((completed: boolean) => void) | undefined;
-  /** The callback of a {@link sleepThen} wait, and what it is called with. */
+  /** What the end of the current wait calls, and with what: a {@link sleepThen}'s callback, or a promise's resolve. */
   private then: ((owner: never, completed: boolean) => void) | undefined;
   private owner: unknown;
   private interrupted = false;
@@ -85,9 +101,8 @@ export class Waiter {
   sleep(ms: number): Promise<boolean> {
     if (this.interrupted) return Promise.resolve(false);
     return new Promise((resolve) => {
-      this.wake = resolve;
-      if (ms <= MAX_TIMER_DELAY) this.timer = globalThis.setTimeout(wakeWaiter, ms, this);
-      else this.cancelLong = startTimer(() => this.settle(true), ms);
+      this.resolveOnEnd(resolve);
+      this.arm(ms);
     });
   }
 
@@ -104,8 +119,7 @@ export class Waiter {
     if (this.interrupted) return false;
     this.then = then;
     this.owner = owner;
-    if (ms <= MAX_TIMER_DELAY) this.timer = globalThis.setTimeout(wakeWaiter, ms, this);
-    else this.cancelLong = startTimer(() => this.settle(true), ms);
+    this.arm(ms);
     return true;
   }
 
@@ -113,14 +127,17 @@ export class Waiter {
   yield(): Promise<boolean> {
     if (this.interrupted) return Promise.resolve(false);
     return new Promise((resolve) => {
-      this.wake = resolve;
+      this.resolveOnEnd(resolve);
       this.immediate = globalThis.setImmediate(wakeWaiter, this);
     });
   }
 
   /** Ends the current wait (false) without affecting later ones. */
   endWait(): void {
-    if (this.timer !== undefined) globalThis.clearTimeout(this.timer);
+    if (this.timer !== undefined) {
+      globalThis.clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     if (this.immediate !== undefined) globalThis.clearImmediate(this.immediate);
     this.cancelLong?.();
     this.settle(false);
@@ -136,24 +153,43 @@ export class Waiter {
   until(ready: Promise<void>): Promise<boolean> {
     if (this.interrupted) return Promise.resolve(false);
     return new Promise((resolve) => {
-      this.wake = resolve;
+      this.resolveOnEnd(resolve);
       void ready.then(() => {
-        if (this.wake === resolve) this.settle(true);
+        if (this.owner === resolve) this.settle(true);
       });
     });
   }
 
   /** Ends the current wait with `completed`; called by its timer, or by interrupt(). */
   settle(completed: boolean): void {
-    this.timer = undefined;
     this.immediate = undefined;
     this.cancelLong = undefined;
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.(completed);
     const then = this.then as ((owner: unknown, completed: boolean) => void) | undefined;
+    const owner = this.owner;
     this.then = undefined;
-    then?.(this.owner, completed);
+    this.owner = undefined;
+    then?.(owner, completed);
+  }
+
+  /** The current wait is a promise's: `resolve` is called when it ends. */
+  private resolveOnEnd(resolve: (completed: boolean) => void): void {
+    this.then = resolveWait;
+    this.owner = resolve;
+  }
+
+  /** Arms the wait's timer: the kept one re-armed when it has the same delay, else a new one. */
+  private arm(ms: number): void {
+    if (ms > MAX_TIMER_DELAY) {
+      this.cancelLong = startTimer(() => this.settle(true), ms);
+      return;
+    }
+    const kept = this.timer;
+    if (kept !== undefined && this.timerMs === ms) {
+      kept.refresh();
+      return;
+    }
+    this.timer = globalThis.setTimeout(wakeWaiter, ms, this);
+    this.timerMs = ms;
   }
 }
 

@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { deadline, now, sleep, Waiter, withTimeout } from "../src/time.js";
-import { useFakeClock } from "./helpers/clock.js";
+import { deadline, MAX_TIMER_DELAY, now, sleep, Waiter, withTimeout } from "../src/time.js";
+import { countTimersMade, useFakeClock } from "./helpers/clock.js";
 import { forever } from "./helpers/deferred.js";
 
 describe("time", () => {
@@ -70,6 +70,97 @@ describe("time", () => {
     expect(waiter.sleepThen(5, then, owner)).to.equal(false);
     expect(clock().countTimers()).to.equal(0);
     expect(calls).to.have.length(3);
+  });
+
+  it("a Waiter re-arms one timer for every wait of the same length, re-armed in its own callback or later", async () => {
+    const timers = countTimersMade();
+    try {
+      const waiter = new Waiter();
+      let woken = 0;
+      // As a loop does: the next wait is armed inside the callback of the last.
+      const again = (left: number, completed: boolean): void => {
+        if (!completed) return;
+        woken += 1;
+        if (left > 1) waiter.sleepThen(1_000, again, left - 1);
+      };
+      waiter.sleepThen(1_000, again, 100);
+      await clock().tickAsync(100 * 1_000 - 1);
+      expect(woken).to.equal(99);
+      await clock().tickAsync(1);
+      expect(woken).to.equal(100);
+      expect(clock().countTimers()).to.equal(0);
+      // Armed again a turn after it fired (an async iteration), and by a promise-based sleep.
+      await Promise.resolve();
+      expect(waiter.sleepThen(1_000, again, 1)).to.equal(true);
+      await clock().tickAsync(1_000);
+      const slept = waiter.sleep(1_000);
+      await clock().tickAsync(1_000);
+      expect(await slept).to.equal(true);
+      expect(woken).to.equal(101);
+      expect(timers.made).to.equal(1);
+    } finally {
+      timers.restore();
+    }
+  });
+
+  it("a Waiter makes a new timer for a wait of another length, and after a wait was ended (a cleared timer cannot be re-armed)", async () => {
+    const timers = countTimersMade();
+    try {
+      const waiter = new Waiter();
+      const ends: boolean[] = [];
+      const then = (_owner: null, completed: boolean): void => void ends.push(completed);
+      waiter.sleepThen(1_000, then, null);
+      await clock().tickAsync(1_000);
+      waiter.sleepThen(500, then, null);
+      await clock().tickAsync(500);
+      expect(timers.made).to.equal(2);
+      waiter.sleepThen(500, then, null);
+      waiter.endWait();
+      waiter.sleepThen(500, then, null);
+      expect(timers.made).to.equal(3);
+      await clock().tickAsync(499);
+      expect(ends).to.deep.equal([true, true, false]);
+      await clock().tickAsync(1);
+      expect(ends).to.deep.equal([true, true, false, true]);
+      expect(clock().countTimers()).to.equal(0);
+    } finally {
+      timers.restore();
+    }
+  });
+
+  it("a Waiter waits out a delay longer than one timer holds, and ends it early on endWait()", async () => {
+    const waiter = new Waiter();
+    const ends: boolean[] = [];
+    const then = (_owner: null, completed: boolean): void => void ends.push(completed);
+    waiter.sleepThen(MAX_TIMER_DELAY + 1_000, then, null);
+    await clock().tickAsync(MAX_TIMER_DELAY + 999);
+    expect(ends).to.deep.equal([]);
+    await clock().tickAsync(1);
+    expect(ends).to.deep.equal([true]);
+    waiter.sleepThen(MAX_TIMER_DELAY + 1_000, then, null);
+    await clock().tickAsync(MAX_TIMER_DELAY);
+    waiter.endWait();
+    expect(ends).to.deep.equal([true, false]);
+    expect(clock().countTimers()).to.equal(0);
+  });
+
+  it("interrupting a Waiter during a re-armed wait ends it at once and clears its timer", async () => {
+    const waiter = new Waiter();
+    const ends: boolean[] = [];
+    const then = (_owner: null, completed: boolean): void => void ends.push(completed);
+    for (let i = 0; i < 3; i += 1) {
+      waiter.sleepThen(1_000, then, null);
+      await clock().tickAsync(1_000);
+    }
+    waiter.sleepThen(1_000, then, null);
+    await clock().tickAsync(400);
+    waiter.interrupt();
+    expect(ends).to.deep.equal([true, true, true, false]);
+    expect(clock().countTimers()).to.equal(0);
+    expect(waiter.sleepThen(1_000, then, null)).to.equal(false);
+    expect(await waiter.sleep(1_000)).to.equal(false);
+    await clock().tickAsync(5_000);
+    expect(ends).to.have.length(4);
   });
 
   it("interrupting a Waiter during a yield clears the immediate", async () => {

@@ -1,8 +1,9 @@
 import { expect } from "chai";
+import { createHook } from "node:async_hooks";
 import { LoopHealth } from "../../src/core/loop-health.js";
 import { LoopRunner, type LoopContext } from "../../src/index.js";
 import { resolveLoopOptions, type LoopOptions } from "../../src/index.js";
-import { useFakeClock } from "../helpers/clock.js";
+import { countTimersMade, useFakeClock } from "../helpers/clock.js";
 import { deferred, forever } from "../helpers/deferred.js";
 import { recordingLogger } from "../helpers/logger.js";
 
@@ -79,6 +80,84 @@ describe("LoopRunner", () => {
     loop.stop();
     await running;
     expect(loop.state).to.equal("stopped");
+    expect(clock().countTimers()).to.equal(0);
+  });
+
+  it("sleeps every interval on one re-armed timer, and makes no promise for an iteration whose body returns none", async () => {
+    const timers = countTimersMade();
+    let promises = 0;
+    const hook = createHook({ init: (_id, type) => void (type === "PROMISE" && (promises += 1)) });
+    try {
+      const loop = runner({ interval: 1_000 }, () => undefined);
+      const running = loop.run();
+      hook.enable();
+      clock().tick(100 * 1_000); // synchronous: every wake runs inside its timer's callback
+      hook.disable();
+      expect(loop.stats().iterations).to.equal(101);
+      expect(promises).to.equal(0);
+      expect(timers.made).to.equal(1);
+      expect(clock().countTimers()).to.equal(1);
+      loop.stop();
+      await running;
+      expect(clock().countTimers()).to.equal(0);
+    } finally {
+      hook.disable();
+      timers.restore();
+    }
+  });
+
+  it("ends a re-armed interval sleep at once when stopped, with no timer left", async () => {
+    const loop = runner({ interval: 1_000 }, () => undefined);
+    const running = loop.run();
+    await clock().tickAsync(4_500);
+    expect(loop.stats().iterations).to.equal(5);
+    loop.stop();
+    await running;
+    expect(Date.now()).to.equal(4_500);
+    expect(loop.state).to.equal("stopped");
+    expect(loop.stats().iterations).to.equal(5);
+    expect(clock().countTimers()).to.equal(0);
+  });
+
+  it("paces a body that returns a promise on some iterations, nothing on others, or throws, as one loop", async () => {
+    const startedAt: number[] = [];
+    const loop = runner(
+      { interval: 1_000, onError: "retry" },
+      (ctx) => {
+        startedAt.push(Date.now());
+        if (ctx.iteration === 2) return ctx.sleep(100);
+        if (ctx.iteration === 3) throw new Error("sync failure");
+        if (ctx.iteration === 5) ctx.stop();
+        return undefined;
+      },
+      almostOne,
+    );
+    const running = loop.run();
+    await clock().tickAsync(10_000);
+    await running;
+    // 2 ran 100 ms before its interval; 3 threw, so 4 came after a 1 000 ms backoff; 5 was the last.
+    expect(startedAt).to.deep.equal([0, 1_000, 2_100, 3_100, 4_100]);
+    expect(loop.stats()).to.include({ iterations: 5, errors: 1, state: "stopped" });
+    expect(clock().countTimers()).to.equal(0);
+  });
+
+  it("ends as loop() would when what follows a synchronous body stops the loop or throws", async () => {
+    const observed = (iterationEnded: () => void): LoopRunner =>
+      new LoopRunner(
+        resolveLoopOptions({ interval: 1_000 }, "Test.loop", "@Loop() on Test.loop"),
+        () => undefined,
+        { logger: log, observer: { iterationEnded } },
+      );
+    const stopped: LoopRunner = observed(() => stopped.stop());
+    await stopped.run();
+    expect(stopped.stats()).to.include({ iterations: 1, state: "stopped" });
+    const broken = new Error("observer broke");
+    const throwing = observed(() => {
+      throw broken;
+    });
+    let rejected: unknown;
+    await throwing.run().catch((error: unknown) => (rejected = error));
+    expect(rejected).to.equal(broken);
     expect(clock().countTimers()).to.equal(0);
   });
 

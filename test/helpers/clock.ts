@@ -28,3 +28,24 @@ export function useFakeClock(
     return clock;
   };
 }
+
+/**
+ * Counts the timers made through the global `setTimeout` (the fake clock's,
+ * inside a test) from now until `restore()`, which puts the function back.
+ */
+export function countTimersMade(): { readonly made: number; restore(): void } {
+  const original = globalThis.setTimeout;
+  let made = 0;
+  globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+    made += 1;
+    return original(...args);
+  }) as typeof setTimeout;
+  return {
+    get made() {
+      return made;
+    },
+    restore() {
+      globalThis.setTimeout = original;
+    },
+  };
+}
