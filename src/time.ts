@@ -81,14 +81,17 @@ function resolveWait(resolve: (completed: boolean) => void, completed: boolean):
  * collections (they are copied, then promoted, then collected with the old
  * generation), and those pauses are what a probe waits behind. A cleared timer
  * cannot be refreshed (Node gives it no delay any more), so ending a wait
- * drops it. The timer is made by the global `setTimeout` of its first wait:
- * fake timers installed while a Waiter sleeps do not take over that timer.
+ * drops it. A timer is re-armed only while the global `setTimeout` is the one
+ * that made it: fake timers installed (or uninstalled) between two waits get
+ * the next wait's timer, as they would without the reuse.
  */
 export class Waiter {
   /** The timer of the current wait, or of the last one, kept for the next (see refresh above). */
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** The delay `timer` was made with: refresh() re-arms it for that long. */
   private timerMs = 0;
+  /** The global `setTimeout` that made `timer` (a fake clock's, or Node's). */
+  private timerMadeBy: typeof setTimeout | undefined;
   private immediate: ReturnType<typeof setImmediate> | undefined;
   /** Cancels a wait longer than one timer can hold (see startTimer). */
   private cancelLong: (() => void) | undefined;
@@ -184,12 +187,14 @@ export class Waiter {
       return;
     }
     const kept = this.timer;
-    if (kept !== undefined && this.timerMs === ms) {
+    const make = globalThis.setTimeout;
+    if (kept !== undefined && this.timerMs === ms && this.timerMadeBy === make) {
       kept.refresh();
       return;
     }
-    this.timer = globalThis.setTimeout(wakeWaiter, ms, this);
+    this.timer = make(wakeWaiter, ms, this);
     this.timerMs = ms;
+    this.timerMadeBy = make;
   }
 }
 

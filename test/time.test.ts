@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import sinon from "sinon";
 import { deadline, MAX_TIMER_DELAY, now, sleep, Waiter, withTimeout } from "../src/time.js";
 import { countTimersMade, useFakeClock } from "./helpers/clock.js";
 import { forever } from "./helpers/deferred.js";
@@ -210,5 +211,35 @@ describe("time", () => {
   it("withTimeout passes the work's value on and clears its timer", async () => {
     expect(await withTimeout(Promise.resolve("fast"), 500, "late")).to.equal("fast");
     expect(clock().countTimers()).to.equal(0);
+  });
+});
+
+describe("Waiter's kept timer and fake clocks", () => {
+  it("makes a new timer when the global setTimeout changed between two waits (a fake clock installed or removed)", async () => {
+    const waiter = new Waiter();
+    const first = sinon.useFakeTimers();
+    const woken: boolean[] = [];
+    try {
+      expect(
+        waiter.sleepThen(100, (_: unknown, completed: boolean) => woken.push(completed), null),
+      ).to.equal(true);
+      await first.tickAsync(100);
+      expect(woken).to.deep.equal([true]);
+    } finally {
+      first.restore();
+    }
+    // The kept timer is the first clock's: refreshing it would arm a clock nobody ticks.
+    const second = sinon.useFakeTimers();
+    try {
+      waiter.sleepThen(100, (_: unknown, completed: boolean) => woken.push(completed), null);
+      await second.tickAsync(100);
+      expect(woken, "the second clock's tick wakes the second wait").to.deep.equal([true, true]);
+      waiter.sleepThen(100, (_: unknown, completed: boolean) => woken.push(completed), null);
+      expect(second.countTimers(), "the same clock: its timer re-armed, none made").to.equal(1);
+      await second.tickAsync(100);
+      expect(woken).to.deep.equal([true, true, true]);
+    } finally {
+      second.restore();
+    }
   });
 });
