@@ -20,13 +20,19 @@ import { exitCodeFor, installProcessHandlers, signalExitCode } from "../src/proc
 // The app: what each loop, Runnable and hook does.
 
 type LoopBehaviour =
-  | { kind: "quick"; interval: number }
+  | { kind: "quick"; interval: number; sync?: boolean }
   | { kind: "slow"; duration: number; interval: number }
   | { kind: "ignoresAbort" }
-  | { kind: "throwsBeforeAbort"; onError: OnError }
+  | { kind: "throwsBeforeAbort"; onError: OnError; sync?: boolean }
   | { kind: "throwsAfterAbort" }
   | { kind: "rejectsWithAbort" }
-  | { kind: "completes"; after: number; by: "maxIterations" | "ctx.stop" }
+  | {
+      kind: "completes";
+      after: number;
+      by: "maxIterations" | "ctx.stop";
+      sync?: boolean;
+      interval?: number;
+    }
   | { kind: "failsLast"; onError: OnError }
   | { kind: "stalls"; stallTimeout: number };
 
@@ -45,20 +51,31 @@ interface AppSpec {
 
 const onErrorArb = fc.constantFrom<OnError>("retry", "stop", "shutdown");
 const loopArb: fc.Arbitrary<LoopBehaviour> = fc.oneof(
-  fc.record({ kind: fc.constant("quick" as const), interval: fc.constantFrom(0, 10, 1_000) }),
+  // sync: the body returns no promise (the runner's path without an async frame per wake).
+  fc.record({
+    kind: fc.constant("quick" as const),
+    interval: fc.constantFrom(0, 10, 1_000),
+    sync: fc.boolean(),
+  }),
   fc.record({
     kind: fc.constant("slow" as const),
     duration: fc.integer({ min: 1, max: 3_000 }),
     interval: fc.constantFrom(0, 100),
   }),
   fc.record({ kind: fc.constant("ignoresAbort" as const) }),
-  fc.record({ kind: fc.constant("throwsBeforeAbort" as const), onError: onErrorArb }),
+  fc.record({
+    kind: fc.constant("throwsBeforeAbort" as const),
+    onError: onErrorArb,
+    sync: fc.boolean(),
+  }),
   fc.record({ kind: fc.constant("throwsAfterAbort" as const) }),
   fc.record({ kind: fc.constant("rejectsWithAbort" as const) }),
   fc.record({
     kind: fc.constant("completes" as const),
     after: fc.integer({ min: 1, max: 3 }),
     by: fc.constantFrom("maxIterations" as const, "ctx.stop" as const),
+    sync: fc.boolean(),
+    interval: fc.constantFrom(0, 10),
   }),
   fc.record({ kind: fc.constant("failsLast" as const), onError: onErrorArb }),
   fc.record({ kind: fc.constant("stalls" as const), stallTimeout: fc.constantFrom(100, 1_000) }),
@@ -100,6 +117,8 @@ class World {
   readonly hookEnds = new Map<string, number>();
   /** Per loop: when its last iteration ended. */
   readonly lastEnd = new Map<string, number>();
+  /** Iterations started, per loop. */
+  readonly iterationsRun = new Map<string, number>();
   /** Per stalling loop: when its current iteration began. */
   readonly stallSince = new Map<string, { since: number; timeout: number }>();
   readonly pendingChecks: ((ok: boolean) => void)[] = [];
@@ -201,6 +220,7 @@ class World {
         };
         break;
       case "completes":
+        options.interval = b.interval ?? 0;
         if (b.by === "maxIterations") options.maxIterations = b.after;
         body = (ctx) => {
           if (b.by === "ctx.stop" && ctx.iteration === b.after) ctx.stop();
@@ -223,14 +243,48 @@ class World {
         break;
     }
     const resolved = resolveLoopOptions(options, name, name);
-    return new LoopRunner(resolved, (ctx) => this.observe(name, () => body(ctx)), {
-      logger: silentLogger,
-      random: () => 0.5,
-    });
+    const sync = "sync" in b && b.sync === true;
+    // A loop that completes after n iterations (maxIterations, ctx.stop) never starts an n+1st.
+    const cap = b.kind === "completes" ? b.after : b.kind === "failsLast" ? 1 : Infinity;
+    return new LoopRunner(
+      resolved,
+      sync
+        ? (ctx) => this.observeSync(name, cap, () => body(ctx))
+        : (ctx) => this.observe(name, cap, () => body(ctx)),
+      {
+        logger: silentLogger,
+        random: () => 0.5,
+      },
+    );
+  }
+
+  /** Counts an iteration of `name`; one past its `cap` is a violation. */
+  private countIteration(name: string, cap: number): void {
+    const count = (this.iterationsRun.get(name) ?? 0) + 1;
+    this.iterationsRun.set(name, count);
+    if (count > cap) this.violations.push(`${name} started iteration ${count}, past its ${cap}`);
+  }
+
+  /** {@link observe} for a body that returns no promise: the iteration ends as it returns or throws. */
+  private observeSync(name: string, cap: number, iteration: () => unknown): void {
+    this.countIteration(name, cap);
+    const drainOver =
+      this.spec.drainDelay === 0 || Date.now() > this.beganAt + this.spec.drainDelay;
+    if (this.began && drainOver) {
+      this.violations.push(`${name} started an iteration after shutdown began`);
+    }
+    this.inFlight.set(name, (this.inFlight.get(name) ?? 0) + 1);
+    try {
+      iteration();
+    } finally {
+      this.inFlight.set(name, (this.inFlight.get(name) ?? 1) - 1);
+      this.lastEnd.set(name, Date.now());
+    }
   }
 
   /** Wraps one iteration: no iteration may start once the loops were told to stop. */
-  private async observe(name: string, iteration: () => unknown): Promise<void> {
+  private async observe(name: string, cap: number, iteration: () => unknown): Promise<void> {
+    this.countIteration(name, cap);
     const drainOver =
       this.spec.drainDelay === 0 || Date.now() > this.beganAt + this.spec.drainDelay;
     if (this.began && drainOver) {

@@ -308,6 +308,24 @@ describe("LoopRunner", () => {
     expect(loop.stats()).to.include({ state: "stopped", iterations: 3 });
   });
 
+  it("completes after maxIterations or ctx.stop() with an interval, a body returning no promise or one", async () => {
+    for (const body of [() => undefined, () => Promise.resolve()]) {
+      const capped = runner({ maxIterations: 2, interval: 10 }, body);
+      const running = capped.run();
+      await clock().tickAsync(100);
+      await running;
+      expect(capped.stats()).to.include({ state: "stopped", iterations: 2 });
+      const stopped = runner({ interval: 10 }, (ctx) => {
+        if (ctx.iteration === 2) ctx.stop();
+        return body();
+      });
+      const stopping = stopped.run();
+      await clock().tickAsync(100);
+      await stopping;
+      expect(stopped.stats()).to.include({ state: "stopped", iterations: 2 });
+    }
+  });
+
   it("completes after the iteration that calls ctx.stop()", async () => {
     const loop = runner({}, (ctx) => {
       if (ctx.iteration === 2) ctx.stop();
