@@ -126,10 +126,17 @@ export class TextChunks {
 /** How often (in rows) a family asks its slicer whether to pause. */
 const CHECK_EVERY = 32;
 
+/** A family's samples for one scrape: `count` rows, row `k` written through `emit`. */
+export interface Rows {
+  readonly count: number;
+  readonly row: (k: number, emit: Emit) => void;
+}
+
 /**
- * One family of loopgroup's series: `rows()` and `row()` say what its samples
- * are at the moment of a scrape; the family writes them as text, or as the
- * metric object prom-client's registry expects.
+ * One family of loopgroup's series: `read()` says what its samples are at
+ * the moment of a scrape, as rows of that scrape's own (two scrapes at once
+ * never share them); the family writes them as text, or as the metric object
+ * prom-client's registry expects.
  */
 export class Family {
   /** prom-client sums a counter or histogram across cluster workers, like these. */
@@ -142,10 +149,8 @@ export class Family {
     readonly help: string,
     /** Its TYPE. */
     readonly type: FamilyType,
-    /** The rows of samples at the start of a scrape: called once per scrape, pausing as `slicer` says. */
-    private readonly rows: (slicer: Slicer) => number | Promise<number>,
-    /** Writes the samples of row `k` (of `rows()`) through `emit`. */
-    private readonly row: (k: number, emit: Emit) => void,
+    /** The samples at the start of a scrape: called once per scrape, pausing as `slicer` says. */
+    private readonly read: (slicer: Slicer) => Rows | Promise<Rows>,
   ) {}
 
   /**
@@ -161,9 +166,9 @@ export class Family {
           : `\n${name}{${labels}} ${formatValue(value)}`,
       );
     };
-    const count = await this.rows(slicer);
+    const { count, row } = await this.read(slicer);
     for (let k = 0; k < count; k += 1) {
-      this.row(k, emit);
+      row(k, emit);
       if (k % CHECK_EVERY === CHECK_EVERY - 1) {
         if (out.full()) yield out.take();
         if (slicer.due()) await slicer.pause();
@@ -182,8 +187,8 @@ export class Family {
     const values: { metricName: string; labels: Record<string, string>; value: number }[] = [];
     const emit: Emit = (metricName, labels, value) =>
       values.push({ metricName, labels: parseLabels(labels), value });
-    const count = await this.rows(new Slicer());
-    for (let k = 0; k < count; k += 1) this.row(k, emit);
+    const { count, row } = await this.read(new Slicer());
+    for (let k = 0; k < count; k += 1) row(k, emit);
     const { name, help, type, aggregator } = this;
     return { name, help, type, aggregator, values };
   }

@@ -10,7 +10,15 @@ import { ConfigurationError, messages } from "../errors.js";
 import type { LoopReadings, LoopState } from "../core/index.js";
 import type { LoopMetrics, MetricsRegistry } from "./metrics-options.js";
 import type * as PromClientModule from "prom-client";
-import { Family, Slicer, TextChunks, label, type Emit, type FamilyType } from "./exposition.js";
+import {
+  Family,
+  Slicer,
+  TextChunks,
+  label,
+  type Emit,
+  type FamilyType,
+  type Rows,
+} from "./exposition.js";
 
 /**
  * Iteration durations from 1 ms to 10 min: worker iterations range from a
@@ -107,18 +115,25 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
   const copied = new Set<string>();
 
   /** Registers one of loopgroup's own families (exposition.ts) on the registry. */
-  const family = (
+  const familyOf = (
     name: string,
     help: string,
     type: FamilyType,
-    rows: (slicer: Slicer) => number | Promise<number>,
-    row: (k: number, emit: Emit) => void,
+    read: (slicer: Slicer) => Rows | Promise<Rows>,
   ): void => {
-    const made = new Family(name, help, type, rows, row);
+    const made = new Family(name, help, type, read);
     created.push(name);
     families.set(made, true);
     registry.registerMetric(made as unknown as Parameters<Registry["registerMetric"]>[0]);
   };
+  /** A family of a row per tally: tallies are only ever added, so a scrape reads the first `count`. */
+  const family = (
+    name: string,
+    help: string,
+    type: FamilyType,
+    count: () => number,
+    row: (k: number, emit: Emit) => void,
+  ): void => familyOf(name, help, type, () => ({ count: count(), row }));
   /** A family of one sample per tally, or none where `value` is undefined. */
   const perTally = (
     name: string,
@@ -210,10 +225,9 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
   // States, check results and next runs are read from the group once per scrape, by the first family that needs them.
   /** A loop's label as every family writes it: the tally's, made once, where there is one. */
   const loopLabel = (loop: string): string => byLoop.get(loop)?.label ?? label("loop", loop);
-  let states: [label: string, counts: number[]][] = [];
   const stateName = "loopgroup_loop_state";
   const stateLabels = STATES.map((state) => label("state", state));
-  family(
+  familyOf(
     stateName,
     "How many of the loop's copies are in each lifecycle state (1 or 0 for a loop of one copy).",
     "gauge",
@@ -227,37 +241,39 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
         const at = STATE_INDEX.get(state);
         if (at !== undefined) byState[at] = (byState[at] ?? 0) + 1;
       });
-      states = [];
+      const states: [label: string, counts: number[]][] = [];
       for (const [loop, byState] of counts) states.push([loopLabel(loop), byState]);
-      return states.length;
-    },
-    (k, emit) => {
-      const [loop, byState] = states[k] as (typeof states)[number];
-      for (let at = 0; at < byState.length; at += 1)
-        emit(stateName, `${loop},${stateLabels[at] ?? ""}`, byState[at] ?? 0);
+      return {
+        count: states.length,
+        row: (k, emit) => {
+          const [loop, byState] = states[k] as (typeof states)[number];
+          for (let at = 0; at < byState.length; at += 1)
+            emit(stateName, `${loop},${stateLabels[at] ?? ""}`, byState[at] ?? 0);
+        },
+      };
     },
   );
-  let checks: [label: string, ok: number][] = [];
   const checkName = "loopgroup_health_check_status";
-  family(
+  familyOf(
     checkName,
     "Last result of each health check: 1 true, 0 false (no sample before its first answer).",
     "gauge",
     () => {
-      checks = [];
+      const checks: [label: string, ok: number][] = [];
       for (const [check, result] of Object.entries(watched.checkResults())) {
         if (result !== null) checks.push([label("check", check), result ? 1 : 0]);
       }
-      return checks.length;
-    },
-    (k, emit) => {
-      const [check, ok] = checks[k] as (typeof checks)[number];
-      emit(checkName, check, ok);
+      return {
+        count: checks.length,
+        row: (k, emit) => {
+          const [check, ok] = checks[k] as (typeof checks)[number];
+          emit(checkName, check, ok);
+        },
+      };
     },
   );
-  let nextRuns: [label: string, at: number][] = [];
   const nextName = "loopgroup_loop_next_run_timestamp_seconds";
-  family(
+  familyOf(
     nextName,
     "A scheduled loop's next scheduled time, in seconds since the epoch.",
     "gauge",
@@ -267,13 +283,15 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
       await eachLoopPaced(watched, slicer, (name, _state, nextRunMs) => {
         if (nextRunMs !== undefined) next.set(declaredName(name, copied), nextRunMs / 1_000);
       });
-      nextRuns = [];
+      const nextRuns: [label: string, at: number][] = [];
       for (const [loop, at] of next) nextRuns.push([loopLabel(loop), at]);
-      return nextRuns.length;
-    },
-    (k, emit) => {
-      const [loop, at] = nextRuns[k] as (typeof nextRuns)[number];
-      emit(nextName, loop, at);
+      return {
+        count: nextRuns.length,
+        row: (k, emit) => {
+          const [loop, at] = nextRuns[k] as (typeof nextRuns)[number];
+          emit(nextName, loop, at);
+        },
+      };
     },
   );
   perTally(

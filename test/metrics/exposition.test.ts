@@ -192,6 +192,48 @@ describe("metrics exposition (loopgroup's families written directly)", () => {
       );
   });
 
+  it("two scrapes at once each write their own rows, however the loops change between them", async () => {
+    const registry = new client.Registry();
+    const metrics = createLoopMetrics(client, registry);
+    let names = Array.from({ length: 1_500 }, (_, i) => `Many.loop${i}`);
+    metrics.watch({
+      loopCount: () => names.length,
+      eachLoop: (visit, from = 0, to = names.length) => {
+        for (const name of names.slice(from, to)) visit(name, "idle", Date.now() + 1_000);
+      },
+      checkResults: () => ({ db: true }),
+    });
+    for (const [shrink, grow] of [
+      [true, false],
+      [false, true],
+    ]) {
+      const first = (await metrics.scrape()).body as AsyncIterable<string>;
+      const pulling = first[Symbol.asyncIterator]();
+      const chunks: string[] = [];
+      // Past the states family's reading: its rows are made, and the scrape is mid-way through them.
+      while (!chunks.join("").includes('loopgroup_loop_state{loop="Many.loop10"')) {
+        const step = await pulling.next();
+        if (step.done === true) break;
+        chunks.push(step.value);
+      }
+      if (shrink) names = names.slice(0, 300);
+      if (grow) names = Array.from({ length: 3_000 }, (_, i) => `Many.loop${i}`);
+      await text((await metrics.scrape()).body);
+      for (;;) {
+        const step = await pulling.next();
+        if (step.done === true) break;
+        chunks.push(step.value);
+      }
+      const lines = chunks
+        .join("")
+        .split("\n")
+        .filter((l) => l !== "" && !l.startsWith("#"));
+      expect(new Set(lines).size, "no series twice").to.equal(lines.length);
+      const states = lines.filter((l) => l.startsWith("loopgroup_loop_state{"));
+      expect(states.length % 8).to.equal(0);
+    }
+  });
+
   it("with default labels on the caller's registry, prom-client's own path writes every line", async () => {
     const registry = new client.Registry();
     registry.setDefaultLabels({ pod: "worker-0" });
