@@ -34,7 +34,13 @@ type LoopBehaviour =
       interval?: number;
     }
   | { kind: "failsLast"; onError: OnError }
-  | { kind: "stalls"; stallTimeout: number };
+  | { kind: "stalls"; stallTimeout: number }
+  // ctx.stop() from a callback the iteration left behind, after it returned.
+  | { kind: "stopsLater"; after: number; sync: boolean; interval: number }
+  // A body returning a thenable that is no Promise, or one whose `then` getter throws.
+  | { kind: "oddThenable"; throwing: boolean; interval: number }
+  // A body that fails `failures` times (backoff), then succeeds, with an interval.
+  | { kind: "failsThenSucceeds"; failures: number; sync: boolean; interval: number };
 
 type ForeignBehaviour = "polite" | "stubborn" | "rejects";
 type HookBehaviour = "ok" | "throws" | "hangs" | "slow";
@@ -79,6 +85,23 @@ const loopArb: fc.Arbitrary<LoopBehaviour> = fc.oneof(
   }),
   fc.record({ kind: fc.constant("failsLast" as const), onError: onErrorArb }),
   fc.record({ kind: fc.constant("stalls" as const), stallTimeout: fc.constantFrom(100, 1_000) }),
+  fc.record({
+    kind: fc.constant("stopsLater" as const),
+    after: fc.integer({ min: 1, max: 3 }),
+    sync: fc.boolean(),
+    interval: fc.constantFrom(0, 10),
+  }),
+  fc.record({
+    kind: fc.constant("oddThenable" as const),
+    throwing: fc.boolean(),
+    interval: fc.constantFrom(0, 10, 1_000),
+  }),
+  fc.record({
+    kind: fc.constant("failsThenSucceeds" as const),
+    failures: fc.integer({ min: 1, max: 3 }),
+    sync: fc.boolean(),
+    interval: fc.constantFrom(10, 1_000),
+  }),
 );
 const hookArb = fc.constantFrom<HookBehaviour>("ok", "throws", "hangs");
 /** A slow start hook finishes after SLOW_HOOK ms: a signal during it is "SIGTERM during @OnStart". */
@@ -233,6 +256,38 @@ class World {
           throw new Error("one-shot job failed");
         };
         break;
+      case "stopsLater":
+        options.interval = b.interval;
+        body = (ctx) => {
+          if (ctx.iteration === b.after) queueMicrotask(() => ctx.stop());
+          return b.sync ? undefined : Promise.resolve();
+        };
+        break;
+      case "oddThenable":
+        options.interval = b.interval;
+        body = () =>
+          b.throwing
+            ? {
+                get then(): never {
+                  throw new Error("then getter broke");
+                },
+              }
+            : { then: (resolve: () => void) => resolve() };
+        break;
+      case "failsThenSucceeds": {
+        options.interval = b.interval;
+        let calls = 0;
+        body = () => {
+          calls += 1;
+          const failing = calls <= b.failures;
+          if (b.sync) {
+            if (failing) throw new Error("not yet");
+            return undefined;
+          }
+          return failing ? Promise.reject(new Error("not yet")) : Promise.resolve();
+        };
+        break;
+      }
       case "stalls":
         options.stallTimeout = b.stallTimeout;
         body = async (ctx) => {
@@ -243,9 +298,15 @@ class World {
         break;
     }
     const resolved = resolveLoopOptions(options, name, name);
-    const sync = "sync" in b && b.sync === true;
+    // An odd thenable is no Promise: the sync wrapper hands it to the runner as it is.
+    const sync = ("sync" in b && b.sync === true) || b.kind === "oddThenable";
     // A loop that completes after n iterations (maxIterations, ctx.stop) never starts an n+1st.
-    const cap = b.kind === "completes" ? b.after : b.kind === "failsLast" ? 1 : Infinity;
+    const cap =
+      b.kind === "completes" || b.kind === "stopsLater"
+        ? b.after
+        : b.kind === "failsLast"
+          ? 1
+          : Infinity;
     return new LoopRunner(
       resolved,
       sync
@@ -266,7 +327,7 @@ class World {
   }
 
   /** {@link observe} for a body that returns no promise: the iteration ends as it returns or throws. */
-  private observeSync(name: string, cap: number, iteration: () => unknown): void {
+  private observeSync(name: string, cap: number, iteration: () => unknown): unknown {
     this.countIteration(name, cap);
     const drainOver =
       this.spec.drainDelay === 0 || Date.now() > this.beganAt + this.spec.drainDelay;
@@ -275,7 +336,8 @@ class World {
     }
     this.inFlight.set(name, (this.inFlight.get(name) ?? 0) + 1);
     try {
-      iteration();
+      // Returned as it is: a thenable that is no Promise reaches the runner unchanged.
+      return iteration();
     } finally {
       this.inFlight.set(name, (this.inFlight.get(name) ?? 1) - 1);
       this.lastEnd.set(name, Date.now());

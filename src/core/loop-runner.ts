@@ -385,7 +385,8 @@ export class LoopRunner implements Runnable {
           // Between iterations, never before the first: start() finds iteration 1 already called.
           if (!waited) await waiter.yield();
           waited = false;
-          if (this.stopRequested) break;
+          // ctx.stop() may come after its iteration returned (a callback it left behind).
+          if (this.stopRequested || this.completeRequested) break;
           if (gated !== undefined && !gated.gate.isOpen) {
             // A singleton loop waits in standby while another replica leads.
             this.setState("standby");
@@ -422,7 +423,8 @@ export class LoopRunner implements Runnable {
           if (begun === undefined)
             result = gated === undefined ? this.callBody() : this.singletonIteration(gated.gate);
           // A body that returns no promise has ended: no await, and no suspended frame at launch.
-          if (isThenable(result)) await result;
+          // next() looked already: a `then` getter is read once (it may throw, or change).
+          if (begun === undefined ? isThenable(result) : begun.thenable) await result;
         } catch (error) {
           failure = { error };
         }
@@ -562,30 +564,38 @@ export class LoopRunner implements Runnable {
    * last iteration, a stop, no wait) goes on in loop() from the body's return.
    */
   private next(): void {
-    if (this.stopRequested || this.gated !== undefined || this.scheduled !== undefined) {
+    if (
+      this.stopRequested ||
+      this.completeRequested ||
+      this.gated !== undefined ||
+      this.scheduled !== undefined
+    ) {
       void this.loop(true);
       return;
     }
     try {
       this.startIteration();
       let result: unknown;
+      let thenable: boolean;
       try {
         result = this.callBody();
+        // Inside the body's guard: a `then` getter that throws fails the iteration, as in loop().
+        thenable = isThenable(result);
       } catch (error) {
-        void this.loop(false, { result: undefined, failure: { error } });
+        void this.loop(false, { result: undefined, thenable: false, failure: { error } });
         return;
       }
       const { interval, idleInterval, maxIterations } = this.options;
       const idle = this.idleRequested;
       const wait = idle ? idleInterval : interval;
       if (
-        isThenable(result) ||
+        thenable ||
         wait <= 0 ||
         this.stopRequested ||
         this.completeRequested ||
         this.iterations >= maxIterations
       ) {
-        void this.loop(false, { result, failure: undefined });
+        void this.loop(false, { result, thenable, failure: undefined });
         return;
       }
       // What loop() does after a success that sleeps; sleepThen() arms nothing only once stopped.
@@ -713,6 +723,8 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 /** An iteration next() began, for loop() to go on with: what its body returned, or what it threw. */
 interface Begun {
   readonly result: unknown;
+  /** Whether `result` is a thenable, as next() found it. */
+  readonly thenable: boolean;
   readonly failure: { error: unknown } | undefined;
 }
 

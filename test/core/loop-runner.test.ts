@@ -326,6 +326,43 @@ describe("LoopRunner", () => {
     }
   });
 
+  it("a result whose `then` getter throws is a failed iteration, retried; the loop is not left mid-iteration", async () => {
+    let calls = 0;
+    const loop = runner(
+      { interval: 10, stallTimeout: 1_000, backoff: { initial: 10, max: 10 } },
+      () => {
+        calls += 1;
+        if (calls > 1) return undefined;
+        return {
+          get then(): never {
+            throw new Error("then getter broke");
+          },
+        };
+      },
+    );
+    const running = loop.run();
+    await clock().tickAsync(5_000);
+    expect(loop.stats()).to.include({ errors: 1 });
+    expect(loop.state, "not stalled: the failed iteration was closed").to.equal("running");
+    expect(calls).to.be.greaterThan(2);
+    loop.stop();
+    await running;
+    expect(loop.state).to.equal("stopped");
+  });
+
+  it("ctx.stop() called after its iteration returned (a callback left behind) starts no further iteration", async () => {
+    for (const body of [() => undefined, () => Promise.resolve()]) {
+      const loop = runner({ interval: 10 }, (ctx) => {
+        if (ctx.iteration === 2) queueMicrotask(() => ctx.stop());
+        return body();
+      });
+      const running = loop.run();
+      await clock().tickAsync(100);
+      await running;
+      expect(loop.stats()).to.include({ state: "stopped", iterations: 2 });
+    }
+  });
+
   it("completes after the iteration that calls ctx.stop()", async () => {
     const loop = runner({}, (ctx) => {
       if (ctx.iteration === 2) ctx.stop();
