@@ -4,7 +4,7 @@ import type { EventEmitter } from "node:events";
 import { execFile } from "node:child_process";
 import { request as httpRequest } from "node:http";
 import { writeFile } from "node:fs/promises";
-import { cpus, setPriority, totalmem } from "node:os";
+import { cpus, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { median, sleep, Subject } from "./lib/subject.js";
@@ -176,17 +176,25 @@ interface ScrapeTimes {
   timed: { ms: number; bytes: number }[];
 }
 function scrapeMany(port: number, warm: number, timed: number): Promise<ScrapeTimes> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      process.execPath,
-      ["-e", SCRAPER, `http://127.0.0.1:${port}`, String(warm), String(timed)],
+  return new Promise((resolve, reject) =>
+    execFile(
+      "nice",
+      [
+        "-n",
+        "19",
+        process.execPath,
+        "-e",
+        SCRAPER,
+        `http://127.0.0.1:${port}`,
+        `${warm}`,
+        `${timed}`,
+      ],
       (error, stdout) =>
         error !== null
           ? reject(new Error(`scrape failed: ${error.message}`))
           : resolve(JSON.parse(stdout) as ScrapeTimes),
-    );
-    if (child.pid !== undefined) setPriority(child.pid, 19);
-  });
+    ),
+  );
 }
 async function probeMaxWhile(port: number, until: () => boolean): Promise<number> {
   let max = 0;
@@ -206,6 +214,12 @@ async function scrapeRun(loops: number): Promise<Scrape> {
   });
   try {
     const { port } = await subject.ready;
+    // The quiet window comes first, before any scrape, so no scrape's garbage is collected in it.
+    const QUIET_MS = 2_000;
+    const quietStart = await subject.cpuMs();
+    const quietEnd = performance.now() + QUIET_MS;
+    const quietMaxMs = await probeMaxWhile(port, () => performance.now() >= quietEnd);
+    const cpuQuietPerMs = ((await subject.cpuMs()) - quietStart) / QUIET_MS;
     const { first } = await scrapeMany(port, WARM_SCRAPES, 0);
     let scraping = true;
     const cpuBefore = await subject.cpuMs();
@@ -216,13 +230,9 @@ async function scrapeRun(loops: number): Promise<Scrape> {
     const probeMaxMs = await during;
     const cpuDuring = (await subject.cpuMs()) - cpuBefore;
     const spent = performance.now() - began;
-    const quietStart = await subject.cpuMs();
-    const quietEnd = performance.now() + spent;
-    const quietMaxMs = await probeMaxWhile(port, () => performance.now() >= quietEnd);
-    // The subject's CPU over the timed scrapes, less its CPU over as long without (its loops, the probes).
-    const cpuQuiet = (await subject.cpuMs()) - quietStart;
     return {
-      cpuMs: (cpuDuring - cpuQuiet) / (CLIENT_WARM_SCRAPES + TIMED_SCRAPES),
+      // The subject's CPU over the timed scrapes, less what it spends without them (loops, probes).
+      cpuMs: (cpuDuring - cpuQuietPerMs * spent) / (CLIENT_WARM_SCRAPES + TIMED_SCRAPES),
       ms: median(timed.map((s) => s.ms)),
       firstMs: first.ms,
       bytes: median(timed.map((s) => s.bytes)),
@@ -711,16 +721,16 @@ const targets = [
     ratio(figures.scale.copies.rssBytes, figures.scale.copies.loopsRssBytes) <= 1.1,
   ],
   [
-    "/metrics scrape, 1 000 loops (µs per loop, beyond a 10-loop scrape)",
-    figures.metrics.scrape1kUsPerLoop,
+    "/metrics scrape, 1 000 loops (µs per loop, the whole scrape)",
+    figures.metrics.scrape1kWholeUsPerLoop,
     "<= 20",
-    figures.metrics.scrape1kUsPerLoop <= 20,
+    figures.metrics.scrape1kWholeUsPerLoop <= 20,
   ],
   [
-    "/metrics scrape, 10 000 loops (µs per loop, beyond a 10-loop scrape)",
-    figures.metrics.scrape10kUsPerLoop,
+    "/metrics scrape, 10 000 loops (µs per loop, the whole scrape)",
+    figures.metrics.scrape10kWholeUsPerLoop,
     "<= 20",
-    figures.metrics.scrape10kUsPerLoop <= 20,
+    figures.metrics.scrape10kWholeUsPerLoop <= 20,
   ],
   [
     "slowest probe during a 10 000-loop scrape, over the slowest without (ms)",
@@ -782,8 +792,8 @@ for (const [mode, f] of Object.entries(figures.blockedProbes)) {
 }
 lines.push(
   `| /metrics scrape, 10 loops: ms / bytes | ${Math.round(figures.metrics.scrape10Ms * 10) / 10} / ${figures.metrics.scrape10Bytes} |`,
-  `| /metrics scrape, 1 000 loops: ms (µs per loop, whole) | ${Math.round(figures.metrics.scrape1kMs)} (${figures.metrics.scrape1kWholeUsPerLoop}) |`,
-  `| /metrics scrape, 10 000 loops: ms (µs per loop, whole) / bytes | ${Math.round(figures.metrics.scrape10kMs)} (${figures.metrics.scrape10kWholeUsPerLoop}) / ${figures.metrics.scrape10kBytes} |`,
+  `| /metrics scrape, 1 000 loops: ms (µs per loop beyond a 10-loop scrape) | ${Math.round(figures.metrics.scrape1kMs)} (${figures.metrics.scrape1kUsPerLoop}) |`,
+  `| /metrics scrape, 10 000 loops: ms (µs per loop beyond a 10-loop scrape) / bytes | ${Math.round(figures.metrics.scrape10kMs)} (${figures.metrics.scrape10kUsPerLoop}) / ${figures.metrics.scrape10kBytes} |`,
   `| /metrics scrape, 10 000 loops: the first after start (ms) | ${Math.round(figures.metrics.scrape10kFirstMs)} |`,
   `| /metrics scrape, server CPU per scrape, 10 / 1 000 / 10 000 loops (ms) | ${Math.round(figures.metrics.scrape10CpuMs * 10) / 10} / ${Math.round(figures.metrics.scrape1kCpuMs)} / ${Math.round(figures.metrics.scrape10kCpuMs)} |`,
   `| slowest /health/live during 10 000-loop scrapes / over as long without (ms) | ${Math.round(figures.metrics.scrape10kProbeMaxMs)} / ${Math.round(figures.metrics.scrape10kQuietProbeMaxMs)} |`,
@@ -798,6 +808,8 @@ lines.push(
 );
 lines.push(
   `| per loop, hand-written async loop on setTimeout: RSS / heap (bytes) | ${figures.scale.handWrittenRssPerLoopBytes} / ${figures.scale.handWrittenHeapPerLoopBytes} |`,
+  // Both subjects declare the same user methods, which count on both sides of the ratio: the difference is the framework's alone.
+  `| per loop, loopgroup over the hand-written loop: RSS / heap (bytes) | ${figures.scale.rssPerLoopBytes - figures.scale.handWrittenRssPerLoopBytes} / ${figures.scale.heapPerLoopBytes - figures.scale.handWrittenHeapPerLoopBytes} |`,
 );
 const report = lines.join("\n");
 console.log(report);
