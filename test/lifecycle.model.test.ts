@@ -40,7 +40,11 @@ type LoopBehaviour =
   // A body returning a thenable that is no Promise, or one whose `then` getter throws.
   | { kind: "oddThenable"; throwing: boolean; interval: number }
   // A body that fails `failures` times (backoff), then succeeds, with an interval.
-  | { kind: "failsThenSucceeds"; failures: number; sync: boolean; interval: number };
+  | { kind: "failsThenSucceeds"; failures: number; sync: boolean; interval: number }
+  // Idle every other iteration: the wait's length changes between waits (a new timer each time).
+  | { kind: "idleAlternating"; sync: boolean; interval: number; idleInterval: number }
+  // The longest interval there is (2^31 - 1 ms, about 25 days): only shutdown ends its wait.
+  | { kind: "sleepsLong"; sync: boolean };
 
 type ForeignBehaviour = "polite" | "stubborn" | "rejects";
 type HookBehaviour = "ok" | "throws" | "hangs" | "slow";
@@ -96,6 +100,13 @@ const loopArb: fc.Arbitrary<LoopBehaviour> = fc.oneof(
     throwing: fc.boolean(),
     interval: fc.constantFrom(0, 10, 1_000),
   }),
+  fc.record({
+    kind: fc.constant("idleAlternating" as const),
+    sync: fc.boolean(),
+    interval: fc.constantFrom(0, 10, 100),
+    idleInterval: fc.constantFrom(10, 25, 1_000),
+  }),
+  fc.record({ kind: fc.constant("sleepsLong" as const), sync: fc.boolean() }),
   fc.record({
     kind: fc.constant("failsThenSucceeds" as const),
     failures: fc.integer({ min: 1, max: 3 }),
@@ -273,6 +284,18 @@ class World {
                 },
               }
             : { then: (resolve: () => void) => resolve() };
+        break;
+      case "idleAlternating":
+        options.interval = b.interval;
+        options.idleInterval = b.idleInterval;
+        body = (ctx) => {
+          if (ctx.iteration % 2 === 1) ctx.idle();
+          return b.sync ? undefined : Promise.resolve();
+        };
+        break;
+      case "sleepsLong":
+        options.interval = 2 ** 31 - 1; // the longest interval an option takes
+        body = () => (b.sync ? undefined : Promise.resolve());
         break;
       case "failsThenSucceeds": {
         options.interval = b.interval;
