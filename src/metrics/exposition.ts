@@ -6,6 +6,7 @@
  * A family here is also a prom-client metric (`name`, `help`, `type`,
  * `get()`), so it lives on the caller's Registry and any other use of that
  * registry (`registry.metrics()`, `getMetricsAsJSON()`) sees the same samples.
+ * A scrape (`scrapeRegistry`) writes the families as it makes them, in chunks.
  */
 import { now } from "../time.js";
 
@@ -197,4 +198,68 @@ export class Family {
   reset(): void {
     // Nothing to forget: the samples are read from the loops at each scrape.
   }
+}
+
+/** The parts of a prom-client Registry a scrape reads (two are not in its types). */
+export interface ScrapedRegistry {
+  readonly contentType: string;
+  readonly _defaultLabels?: unknown;
+  metrics(): Promise<string>;
+  getMetricsAsArray(): readonly unknown[];
+  getMetricsAsString?: (metric: unknown) => Promise<string>;
+}
+
+/**
+ * One scrape of `registry`: loopgroup's families written as they are made,
+ * chunk by chunk, every other metric by prom-client. A registry with default
+ * labels or the OpenMetrics type changes every line: prom-client's own path
+ * writes the whole of it.
+ */
+export async function scrapeRegistry(
+  registry: ScrapedRegistry,
+): Promise<{ contentType: string; body: string | AsyncIterable<string> }> {
+  const { contentType } = registry;
+  if (!plainText(registry)) return { contentType, body: await registry.metrics() };
+  // Other metrics (a user's collect() may throw) are read before the answer starts, so a
+  // failure is still a 500; loopgroup's families only read numbers, and are written as made.
+  const metrics = registry.getMetricsAsArray();
+  const texts = new Map<unknown, string>();
+  for (const metric of metrics) {
+    if (!(metric instanceof Family)) texts.set(metric, await registry.getMetricsAsString(metric));
+  }
+  return { contentType, body: scrapeText(metrics, texts) };
+}
+
+/** The text of one scrape, chunk by chunk: `texts` holds every metric not a Family, read already. */
+async function* scrapeText(
+  metrics: readonly unknown[],
+  texts: ReadonlyMap<unknown, string>,
+): AsyncGenerator<string> {
+  const slicer = new Slicer();
+  const out = new TextChunks();
+  let first = true;
+  for (const metric of metrics) {
+    if (!first) out.add("\n\n");
+    first = false;
+    if (metric instanceof Family) yield* metric.write(out, slicer);
+    else out.add(texts.get(metric) ?? "");
+    if (out.full()) yield out.take();
+    if (slicer.due()) await slicer.pause();
+  }
+  out.add("\n");
+  yield out.take();
+}
+
+/** True when the registry writes text format 0.0.4 without default labels, as loopgroup's families do. */
+function plainText(
+  registry: ScrapedRegistry,
+): registry is ScrapedRegistry & Required<Pick<ScrapedRegistry, "getMetricsAsString">> {
+  const defaults = registry._defaultLabels;
+  return (
+    registry.contentType.startsWith("text/plain") &&
+    typeof registry.getMetricsAsString === "function" &&
+    typeof defaults === "object" &&
+    defaults !== null &&
+    Object.keys(defaults).length === 0
+  );
 }

@@ -3,8 +3,9 @@
  * new one with prom-client's default metrics. Loaded with a dynamic import
  * only when metrics are on, so an app without them never loads prom-client.
  *
- * A little past the house's 300-line aim: one binding, every loopgroup
+ * Past the house's 300-line aim on purpose: one binding, every loopgroup
  * family declared beside the others, as the metrics table in SPEC lists them.
+ * How a scrape is written (the text, its chunks and pauses) is exposition.ts.
  */
 import { ConfigurationError, messages } from "../errors.js";
 import type { LoopReadings, LoopState } from "../core/index.js";
@@ -12,12 +13,12 @@ import type { LoopMetrics, MetricsRegistry } from "./metrics-options.js";
 import type * as PromClientModule from "prom-client";
 import {
   Family,
-  Slicer,
-  TextChunks,
   label,
+  scrapeRegistry,
   type Emit,
   type FamilyType,
   type Rows,
+  type Slicer,
 } from "./exposition.js";
 
 /**
@@ -104,8 +105,6 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
     eachLoop: () => undefined,
     checkResults: () => ({}),
   };
-  /** loopgroup's own families (written by exposition.ts, not by prom-client). */
-  const families = new WeakMap<object, true>();
   // The iteration path only adds to plain numbers (and observes the histogram);
   // prom-client hashes label sets on every call, so counts reach it at scrape time.
   const tallies: Tally[] = [];
@@ -123,7 +122,6 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
   ): void => {
     const made = new Family(name, help, type, read);
     created.push(name);
-    families.set(made, true);
     registry.registerMetric(made as unknown as Parameters<Registry["registerMetric"]>[0]);
   };
   /** A family of a row per tally: tallies are only ever added, so a scrape reads the first `count`. */
@@ -402,20 +400,8 @@ export function createLoopMetrics(client: PromClient, option: true | MetricsRegi
       gauge.set(0);
       return (owned) => gauge.set(owned);
     },
-    async scrape() {
-      const generic = registry as unknown as GenericRegistry;
-      // Default labels or OpenMetrics change every line: prom-client's own path writes those.
-      if (!plainText(generic))
-        return { contentType: registry.contentType, body: await registry.metrics() };
-      // Other metrics (a user's collect() may throw) are read before the answer starts, so a
-      // failure is still a 500; loopgroup's own families only read numbers, and are written
-      // as they are made.
-      const metrics = registry.getMetricsAsArray();
-      const texts = new Map<unknown, string>();
-      for (const metric of metrics) {
-        if (!families.has(metric)) texts.set(metric, await generic.getMetricsAsString(metric));
-      }
-      return { contentType: registry.contentType, body: scrapeText(metrics, texts) };
+    scrape() {
+      return scrapeRegistry(registry);
     },
     dispose() {
       for (const name of created.splice(0)) registry.removeSingleMetric(name);
@@ -442,30 +428,6 @@ async function eachLoopPaced(
   }
 }
 
-/**
- * The text of one scrape, chunk by chunk: `texts` holds every metric that is
- * not one of loopgroup's families, read already.
- */
-async function* scrapeText(
-  metrics: readonly unknown[],
-  texts: ReadonlyMap<unknown, string>,
-): AsyncGenerator<string> {
-  const slicer = new Slicer();
-  const out = new TextChunks();
-  let first = true;
-  for (const metric of metrics) {
-    if (!first) out.add("\n\n");
-    first = false;
-    const text = texts.get(metric);
-    if (text === undefined) yield* (metric as Family).write(out, slicer);
-    else out.add(text);
-    if (out.full()) yield out.take();
-    if (slicer.due()) await slicer.pause();
-  }
-  out.add("\n");
-  yield out.take();
-}
-
 /** Adds one busy iteration to the duration histogram, as prom-client's `observe()` does. */
 function observe(tally: Tally, seconds: number): void {
   tally.observed += 1;
@@ -477,27 +439,6 @@ function observe(tally: Tally, seconds: number): void {
     }
   }
   tally.busySeconds += seconds;
-}
-
-/** The parts of a prom-client Registry the direct scrape reads (two are not in its types). */
-interface GenericRegistry {
-  readonly contentType: string;
-  readonly _defaultLabels?: unknown;
-  getMetricsAsString?: (metric: unknown) => Promise<string>;
-}
-
-/** True when the registry writes text format 0.0.4 without default labels, as loopgroup's families do. */
-function plainText(
-  registry: GenericRegistry,
-): registry is GenericRegistry & Required<Pick<GenericRegistry, "getMetricsAsString">> {
-  const defaults = registry._defaultLabels;
-  return (
-    registry.contentType.startsWith("text/plain") &&
-    typeof registry.getMetricsAsString === "function" &&
-    typeof defaults === "object" &&
-    defaults !== null &&
-    Object.keys(defaults).length === 0
-  );
 }
 
 /** `Name` for a copy `Name#n` of a loop run with concurrency; any other name as it is. */
