@@ -342,45 +342,46 @@ class World {
     );
   }
 
-  /** Counts an iteration of `name`; one past its `cap` is a violation. */
-  private countIteration(name: string, cap: number): void {
+  /**
+   * An iteration of `name` begins: counted (one past its `cap` is a
+   * violation), and none may begin once the loops were told to stop.
+   */
+  private enter(name: string, cap: number): void {
     const count = (this.iterationsRun.get(name) ?? 0) + 1;
     this.iterationsRun.set(name, count);
     if (count > cap) this.violations.push(`${name} started iteration ${count}, past its ${cap}`);
+    const drainOver =
+      this.spec.drainDelay === 0 || Date.now() > this.beganAt + this.spec.drainDelay;
+    if (this.began && drainOver) {
+      this.violations.push(`${name} started an iteration after shutdown began`);
+    }
+    this.inFlight.set(name, (this.inFlight.get(name) ?? 0) + 1);
+  }
+
+  /** An iteration of `name` has ended. */
+  private leave(name: string): void {
+    this.inFlight.set(name, (this.inFlight.get(name) ?? 1) - 1);
+    this.lastEnd.set(name, Date.now());
   }
 
   /** {@link observe} for a body that returns no promise: the iteration ends as it returns or throws. */
   private observeSync(name: string, cap: number, iteration: () => unknown): unknown {
-    this.countIteration(name, cap);
-    const drainOver =
-      this.spec.drainDelay === 0 || Date.now() > this.beganAt + this.spec.drainDelay;
-    if (this.began && drainOver) {
-      this.violations.push(`${name} started an iteration after shutdown began`);
-    }
-    this.inFlight.set(name, (this.inFlight.get(name) ?? 0) + 1);
+    this.enter(name, cap);
     try {
       // Returned as it is: a thenable that is no Promise reaches the runner unchanged.
       return iteration();
     } finally {
-      this.inFlight.set(name, (this.inFlight.get(name) ?? 1) - 1);
-      this.lastEnd.set(name, Date.now());
+      this.leave(name);
     }
   }
 
-  /** Wraps one iteration: no iteration may start once the loops were told to stop. */
+  /** Wraps one iteration, which ends when its promise settles. */
   private async observe(name: string, cap: number, iteration: () => unknown): Promise<void> {
-    this.countIteration(name, cap);
-    const drainOver =
-      this.spec.drainDelay === 0 || Date.now() > this.beganAt + this.spec.drainDelay;
-    if (this.began && drainOver) {
-      this.violations.push(`${name} started an iteration after shutdown began`);
-    }
-    this.inFlight.set(name, (this.inFlight.get(name) ?? 0) + 1);
+    this.enter(name, cap);
     try {
       await iteration();
     } finally {
-      this.inFlight.set(name, (this.inFlight.get(name) ?? 1) - 1);
-      this.lastEnd.set(name, Date.now());
+      this.leave(name);
     }
   }
 

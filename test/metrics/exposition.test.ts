@@ -62,6 +62,29 @@ const text = async (body: ScrapeBody): Promise<string> =>
     ),
   ).toString();
 
+/**
+ * A clock that moves a slice's worth at every read (every check finds the
+ * slice spent), and a count of the event loop's turns until `stop()`.
+ */
+function slicesSpentCountingTurns(): { readonly count: number; stop(): void } {
+  let at = 0;
+  sinon.stub(performance, "now").callsFake(() => (at += SLICE_MS));
+  let count = 0;
+  let counting = true;
+  const turn = (): void => {
+    if (!counting) return;
+    count += 1;
+    setImmediate(turn);
+  };
+  setImmediate(turn);
+  return {
+    get count() {
+      return count;
+    },
+    stop: () => (counting = false),
+  };
+}
+
 describe("metrics exposition (loopgroup's families written directly)", () => {
   afterEach(() => sinon.restore());
 
@@ -140,48 +163,29 @@ describe("metrics exposition (loopgroup's families written directly)", () => {
       Array.from({ length: 300 }, (_, i) => `Many.loop${i}`),
     );
     const whole = await text((await metrics.scrape()).body);
-    // A clock that moves a slice's worth at every read: every check finds the slice spent.
-    let at = 0;
-    sinon.stub(performance, "now").callsFake(() => (at += SLICE_MS));
-    let turns = 0;
-    let scraping = true;
-    const count = (): void => {
-      if (!scraping) return;
-      turns += 1;
-      setImmediate(count);
-    };
-    setImmediate(count);
+    const turns = slicesSpentCountingTurns();
     const sliced = await text((await metrics.scrape()).body);
-    scraping = false;
+    turns.stop();
     expect(sliced).to.equal(whole);
-    expect(turns).to.be.greaterThan(10);
+    expect(turns.count).to.be.greaterThan(10);
   });
 
   it("reads the loops' states in batches, with a turn of the event loop between them", async () => {
     const registry = new client.Registry();
     const metrics = createLoopMetrics(client, registry);
     const names = Array.from({ length: 1_000 }, (_, i) => `Many.loop${i}`);
-    let turns = 0;
+    const turns = slicesSpentCountingTurns();
     const batches: { size: number; turnsBefore: number }[] = [];
     metrics.watch({
       loopCount: () => names.length,
       eachLoop: (visit, from = 0, to = names.length) => {
-        batches.push({ size: Math.min(to, names.length) - from, turnsBefore: turns });
+        batches.push({ size: Math.min(to, names.length) - from, turnsBefore: turns.count });
         for (const name of names.slice(from, to)) visit(name, "idle", undefined);
       },
       checkResults: () => ({}),
     });
-    let at = 0;
-    sinon.stub(performance, "now").callsFake(() => (at += SLICE_MS));
-    let scraping = true;
-    const count = (): void => {
-      if (!scraping) return;
-      turns += 1;
-      setImmediate(count);
-    };
-    setImmediate(count);
     const body = await text((await metrics.scrape()).body);
-    scraping = false;
+    turns.stop();
     expect(body).to.include('loopgroup_loop_state{loop="Many.loop999",state="idle"} 1');
     // Two families read the states (state and next run): four batches of at most 256 each.
     expect(batches).to.have.length(8);
