@@ -14,6 +14,7 @@ import {
   checkOverriddenLoops,
   declaredHealthPorts,
   discover,
+  flatName,
   LoopGroup,
   LoopRunner,
   methodOf,
@@ -225,7 +226,7 @@ export function build(
       shards.gates.forEach((shardGate, index) =>
         loops.push(
           new LoopRunner(options, body, {
-            name: `${name}[${index}]`,
+            name: flatName(name, "[", index, "]"),
             receiver: instance,
             logger,
             observer: observer(name, options.concurrency, 1),
@@ -248,7 +249,7 @@ export function build(
       for (let worker = 1; worker <= options.concurrency; worker += 1) {
         loops.push(
           new LoopRunner(options, body, {
-            name: `${name}#${worker}`,
+            name: flatName(name, "#", worker),
             receiver: instance,
             logger,
             worker,

@@ -45,6 +45,18 @@ describe("options", () => {
       });
     });
 
+    it("shares one frozen default backoff between loops; a backoff of their own is theirs", () => {
+      const a = resolveLoopOptions({}, "A.a", "@Loop() on A.a");
+      const b = resolveLoopOptions({ backoff: { initial: 1_000 } }, "A.b", "@Loop() on A.b");
+      const c = resolveLoopOptions({ backoff: { max: 60_000 } }, "A.c", "@Loop() on A.c");
+      expect(b.backoff).to.equal(a.backoff);
+      expect(Object.isFrozen(a.backoff)).to.equal(true);
+      expect(c.backoff).to.not.equal(a.backoff);
+      expect(c.backoff).to.deep.equal({ initial: 1_000, max: 60_000, factor: 2 });
+      expect(Object.isFrozen(c.backoff)).to.equal(true);
+      expect(a.backoff).to.deep.equal({ initial: 1_000, max: 30_000, factor: 2 });
+    });
+
     it("names the option and says what is allowed", () => {
       expect(() =>
         resolveLoopOptions({ onError: "panic" as never }, "A.work", "@Loop() on A.work"),

@@ -5,6 +5,7 @@
  */
 import { describe, messages } from "../errors.js";
 import type { LoopContext } from "./loop-context.js";
+import { flatName } from "./discovery.js";
 import {
   claimedBy,
   recordCheck,
@@ -110,7 +111,7 @@ function instanceMethod(decorator: string, args: readonly unknown[]): DecoratedM
     typeof target === "function"
       ? (target as AnyClass)
       : (target as { constructor?: AnyClass })?.constructor;
-  const where = `${owner?.name || "<anonymous class>"}.${String(key)}`;
+  const where = flatName(owner?.name || "<anonymous class>", ".", String(key));
   if (typeof target === "function")
     throw new TypeError(messages.notAMethod(decorator, where, "a static member"));
   if (typeof key === "number" || typeof descriptor === "number") {
@@ -146,10 +147,10 @@ export function Loop(options: LoopOptions = {}): MethodDecoratorFor<(ctx: LoopCo
   return ((...args: unknown[]) => {
     const { home, method, where } = instanceMethod("Loop", args);
     const resolved = resolveLoopOptions(options ?? {}, where, `@Loop() on ${where}`);
-    const input = Object.freeze({
-      ...options,
-      backoff: options?.backoff && { ...options.backoff },
-    });
+    // Object.assign, not a spread: V8 gives every frozen spread copy a hidden class of its own.
+    const input = Object.freeze(
+      Object.assign({}, options, options?.backoff && { backoff: { ...options.backoff } }),
+    );
     const nameGiven = options?.name !== undefined;
     recordLoop(home, { method, decorator: "Loop", options: resolved, input, nameGiven });
   }) as MethodDecoratorFor<(ctx: LoopContext) => unknown>;

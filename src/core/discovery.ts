@@ -88,7 +88,16 @@ export function uniqueOrThrow<T>(
 
 /** `ClassName.member`: named after the class bootstrapped, not the base class that declared it. */
 export function where(className: string, method: string | symbol): string {
-  return `${className}.${String(method)}`;
+  return flatName(className, ".", String(method));
+}
+
+/**
+ * The parts as one flat string. A loop keeps its name for life, and V8 builds
+ * a concatenation of 13 characters or more as a rope: two cons cells, 64 bytes
+ * per name where a flat one takes 32.
+ */
+export function flatName(...parts: (string | number)[]): string {
+  return parts.join("");
 }
 
 /**

@@ -7,6 +7,7 @@ export { nextDelay, type BackoffOptions } from "./backoff.js";
 export {
   declaredHealthPorts,
   discover,
+  flatName,
   methodOf,
   nameOf,
   uniqueOrThrow,

@@ -247,6 +247,9 @@ export function resolveLoopOptions(
   const interval = checkDuration(input.interval ?? LOOP_DEFAULTS.interval, where, "interval", {
     min: 0,
   });
+  const { schedule, timeZone } = checkSchedule(input, where);
+  // Every field written in the literal (no spread): the object keeps them all in place, one
+  // shape for every loop. Kept for the process's life, once per declared loop.
   return Object.freeze({
     name: checkName(input.name, where) ?? defaultName,
     interval,
@@ -263,7 +266,7 @@ export function resolveLoopOptions(
       },
     ),
     onError,
-    backoff: Object.freeze({ initial, max, factor }),
+    backoff: sameBackoff(initial, max, factor),
     maxIterations: checkInteger(
       input.maxIterations ?? LOOP_DEFAULTS.maxIterations,
       where,
@@ -288,6 +291,18 @@ export function resolveLoopOptions(
     ),
     singleton: checkBoolean(input.singleton ?? false, where, "singleton"),
     shards: checkShards(input, where),
-    ...checkSchedule(input, where),
+    schedule,
+    timeZone,
   });
+}
+
+const DEFAULT_BACKOFF: BackoffOptions = Object.freeze({ ...LOOP_DEFAULTS.backoff });
+
+/** The default backoff is one shared object; any other is a frozen one of its own. */
+function sameBackoff(initial: number, max: number, factor: number): BackoffOptions {
+  return initial === DEFAULT_BACKOFF.initial &&
+    max === DEFAULT_BACKOFF.max &&
+    factor === DEFAULT_BACKOFF.factor
+    ? DEFAULT_BACKOFF
+    : Object.freeze({ initial, max, factor });
 }
