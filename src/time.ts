@@ -183,7 +183,7 @@ export class Waiter {
   /** Arms the wait's timer: the kept one re-armed when it has the same delay, else a new one. */
   private arm(ms: number): void {
     if (ms > MAX_TIMER_DELAY) {
-      this.cancelLong = startTimer(() => this.settle(true), ms);
+      this.armLong(ms);
       return;
     }
     const kept = this.timer;
@@ -195,6 +195,11 @@ export class Waiter {
     this.timer = make(wakeWaiter, ms, this);
     this.timerMs = ms;
     this.timerMadeBy = make;
+  }
+
+  // Its own method: a closure in arm() would make every wake allocate a context for it.
+  private armLong(ms: number): void {
+    this.cancelLong = startTimer(() => this.settle(true), ms);
   }
 }
 

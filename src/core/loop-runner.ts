@@ -616,13 +616,14 @@ export class LoopRunner implements Runnable {
     this.observer?.iterationStarted?.();
   }
 
-  /** Ends the iteration's bookkeeping (stall clock, busy time); returns how long it ran, in seconds. */
+  /** Ends the iteration's bookkeeping (stall clock, busy time); returns how long it ran, in seconds, for the observer (0 without one). */
   private closeIteration(idle: boolean): number {
     const startedAt = this.iterationStartedAt;
     const endedAt = now();
     this.endIteration();
     if (!idle) this.busy?.add(startedAt, endedAt);
-    return (endedAt - startedAt) / 1_000;
+    // Only an observer reads it: unobserved, no number is made per iteration.
+    return this.observer === undefined ? 0 : (endedAt - startedAt) / 1_000;
   }
 
   /** A singleton iteration, raced against the leadership fault (see leadershipFault). */
