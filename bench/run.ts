@@ -335,7 +335,10 @@ interface Start {
   importMs: number;
 }
 async function startRun(file: string, env: Record<string, string> = {}): Promise<Start> {
-  const subject = new Subject(file, env);
+  // No V8 flags: with one (--expose-gc), V8 refuses Node.js's code cache for its built-in modules
+  // and each is compiled from source (import +6 ms, a worker thread +20 ms here), which no
+  // production start pays (docs/benchmarks.md).
+  const subject = new Subject(file, env, []);
   try {
     const { port, importMs } = await subject.ready;
     // Cold start ends at the first 200 on /health/ready, seen from outside.
