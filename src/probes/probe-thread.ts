@@ -17,14 +17,6 @@ import { THREAD_SOURCE } from "./thread-source.generated.js";
 /** How many times a crashed probe thread is restarted before the app gives up. */
 export const MAX_THREAD_RESTARTS = 3;
 
-/**
- * The probe thread's heap bound (MB). A thread past it ends, and is restarted
- * as a crashed one is. 1 GB holds a whole `/metrics` answer of 100 000 loops
- * (about 265 MB) several times over; with a bound of 1 GB or less, V8 also
- * sizes the thread's heap smaller from the start (0.8 MiB less resident).
- */
-export const PROBE_THREAD_HEAP_MB = 1_024;
-
 /** What the thread is started with: where it listens, the shared memory it answers from. */
 export interface ProbeThreadOptions {
   readonly host: string;
@@ -115,7 +107,6 @@ export class ProbeThread {
         eval: true,
         workerData: data,
         name: "loopgroup-probes",
-        resourceLimits: { maxOldGenerationSizeMb: PROBE_THREAD_HEAP_MB },
       });
     } catch (error) {
       return Promise.reject(

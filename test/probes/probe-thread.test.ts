@@ -4,7 +4,6 @@ import { createServer } from "node:net";
 import { ListenError, LoopGroup } from "../../src/index.js";
 import { LoopRunner } from "../../src/core/loop-runner.js";
 import { resolveLoopOptions } from "../../src/index.js";
-import type { Worker } from "node:worker_threads";
 import { probe } from "../helpers/probe.js";
 
 const sleeper = (): LoopRunner =>
@@ -50,23 +49,6 @@ describe("probe thread (real worker thread)", () => {
       () => true,
     );
     expect(refused, "the thread's server is closed").to.equal(true);
-  });
-
-  it("bounds the thread's heap at 1 GB (past it the thread ends, and is restarted as a crashed one)", async () => {
-    const group = new LoopGroup([sleeper()], {
-      healthPort: 0,
-      healthHost: "127.0.0.1",
-      healthThread: true,
-    });
-    await group.start();
-    try {
-      const thread = (group as unknown as { server: { worker?: Worker } }).server;
-      expect(thread.worker?.resourceLimits).to.include({
-        maxOldGenerationSizeMb: 1_024,
-      });
-    } finally {
-      await group.shutdown();
-    }
   });
 
   it("a probe thread that cannot listen rejects startup with a ListenError naming host and port", async () => {
