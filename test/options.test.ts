@@ -45,6 +45,18 @@ describe("options", () => {
       });
     });
 
+    it("checks the options in the order they are listed, the schedule last", () => {
+      expect(() =>
+        resolveLoopOptions({ concurrency: 0, schedule: "nope" }, "A.w", "@Loop() on A.w"),
+      ).to.throw(TypeError, /"concurrency"/);
+      expect(() =>
+        resolveLoopOptions({ shards: 0, schedule: "nope" }, "A.w", "@Loop() on A.w"),
+      ).to.throw(TypeError, /"shards"/);
+      expect(() =>
+        resolveLoopOptions({ schedule: "0 3 * * *", idleInterval: -1 }, "A.w", "@Loop() on A.w"),
+      ).to.throw(TypeError, /"idleInterval" must be an integer from 0/);
+    });
+
     it("shares one frozen default backoff between loops; a backoff of their own is theirs", () => {
       const a = resolveLoopOptions({}, "A.a", "@Loop() on A.a");
       const b = resolveLoopOptions({ backoff: { initial: 1_000 } }, "A.b", "@Loop() on A.b");

@@ -5,7 +5,7 @@
  */
 import { describe, messages } from "../errors.js";
 import type { LoopContext } from "./loop-context.js";
-import { flatName } from "./discovery.js";
+import { flatName } from "./flat-name.js";
 import {
   claimedBy,
   recordCheck,

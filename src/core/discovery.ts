@@ -6,6 +6,7 @@
  */
 import { ConfigurationError, messages } from "../errors.js";
 import type { DeclaredHealthPort } from "../probes/index.js";
+import { flatName } from "./flat-name.js";
 import { isDeclared, readDeclaration, type AnyClass, type ServiceDeclaration } from "./metadata.js";
 
 /** A class whose instances are services: constructed by bootstrap with `new`. */
@@ -89,15 +90,6 @@ export function uniqueOrThrow<T>(
 /** `ClassName.member`: named after the class bootstrapped, not the base class that declared it. */
 export function where(className: string, method: string | symbol): string {
   return flatName(className, ".", String(method));
-}
-
-/**
- * The parts as one flat string. A loop keeps its name for life, and V8 builds
- * a concatenation of 13 characters or more as a rope: two cons cells, 64 bytes
- * per name where a flat one takes 32.
- */
-export function flatName(...parts: (string | number)[]): string {
-  return parts.join("");
 }
 
 /**

@@ -7,7 +7,6 @@ export { nextDelay, type BackoffOptions } from "./backoff.js";
 export {
   declaredHealthPorts,
   discover,
-  flatName,
   methodOf,
   nameOf,
   uniqueOrThrow,
@@ -16,6 +15,7 @@ export {
   type Service,
   type ServiceClass,
 } from "./discovery.js";
+export { flatName } from "./flat-name.js";
 export {
   HealthCheck,
   HealthPort,

@@ -247,10 +247,10 @@ export function resolveLoopOptions(
   const interval = checkDuration(input.interval ?? LOOP_DEFAULTS.interval, where, "interval", {
     min: 0,
   });
-  const { schedule, timeZone } = checkSchedule(input, where);
   // Every field written in the literal (no spread): the object keeps them all in place, one
-  // shape for every loop. Kept for the process's life, once per declared loop.
-  return Object.freeze({
+  // shape for every loop. Kept for the process's life, once per declared loop. The options are
+  // checked in the order written, the schedule last.
+  const resolved: Mutable<ResolvedLoopOptions> = {
     name: checkName(input.name, where) ?? defaultName,
     interval,
     idleInterval: checkDuration(input.idleInterval ?? interval, where, "idleInterval", {
@@ -291,10 +291,16 @@ export function resolveLoopOptions(
     ),
     singleton: checkBoolean(input.singleton ?? false, where, "singleton"),
     shards: checkShards(input, where),
-    schedule,
-    timeZone,
-  });
+    schedule: undefined,
+    timeZone: undefined,
+  };
+  const { schedule, timeZone } = checkSchedule(input, where);
+  resolved.schedule = schedule;
+  resolved.timeZone = timeZone;
+  return Object.freeze(resolved);
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const DEFAULT_BACKOFF: BackoffOptions = Object.freeze({ ...LOOP_DEFAULTS.backoff });
 

@@ -308,12 +308,12 @@ describe("decorators", () => {
     );
   });
 
-  it("a declared loop keeps under 480 bytes of heap for the process's life", function () {
+  it("a declared loop keeps under 540 bytes of heap for the process's life", function () {
     this.timeout(20_000);
     // Measured in a process of its own, with a full collection before and after (--expose-gc).
-    // 10 000 declarations kept 708 bytes each while every frozen copy of the options as written
-    // had a hidden class of its own and every loop a backoff object; about 405 since (565 with
-    // the hidden class per copy back).
+    // 10 000 declarations kept 666-708 bytes each while every frozen copy of the options as
+    // written had a hidden class of its own and every loop a backoff object; 400-430 since (565
+    // with the hidden class per copy back). Measured on Node.js 20.
     const index = new URL("../../src/index.js", import.meta.url).href;
     const script = `
       const { Loop } = await import(${JSON.stringify(index)});
@@ -339,7 +339,7 @@ describe("decorators", () => {
       }),
     );
     expect(perLoop).to.be.greaterThan(0);
-    expect(perLoop).to.be.lessThan(480);
+    expect(perLoop).to.be.lessThan(540);
   });
 
   it("Symbol.metadata is defined at import, as the symbol esbuild's helpers fall back to", () => {
