@@ -5,7 +5,6 @@
  */
 import { describe, messages } from "../errors.js";
 import type { LoopContext } from "./loop-context.js";
-import { flatName } from "./flat-name.js";
 import {
   claimedBy,
   recordCheck,
@@ -111,7 +110,7 @@ function instanceMethod(decorator: string, args: readonly unknown[]): DecoratedM
     typeof target === "function"
       ? (target as AnyClass)
       : (target as { constructor?: AnyClass })?.constructor;
-  const where = flatName(owner?.name || "<anonymous class>", ".", String(key));
+  const where = `${owner?.name || "<anonymous class>"}.${String(key)}`;
   if (typeof target === "function")
     throw new TypeError(messages.notAMethod(decorator, where, "a static member"));
   if (typeof key === "number" || typeof descriptor === "number") {

@@ -6,7 +6,6 @@
  */
 import { ConfigurationError, messages } from "../errors.js";
 import type { DeclaredHealthPort } from "../probes/index.js";
-import { flatName } from "./flat-name.js";
 import { isDeclared, readDeclaration, type AnyClass, type ServiceDeclaration } from "./metadata.js";
 
 /** A class whose instances are services: constructed by bootstrap with `new`. */
@@ -89,7 +88,7 @@ export function uniqueOrThrow<T>(
 
 /** `ClassName.member`: named after the class bootstrapped, not the base class that declared it. */
 export function where(className: string, method: string | symbol): string {
-  return flatName(className, ".", String(method));
+  return `${className}.${String(method)}`;
 }
 
 /**

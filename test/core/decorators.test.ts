@@ -312,7 +312,7 @@ describe("decorators", () => {
     this.timeout(20_000);
     // Measured in a process of its own, with a full collection before and after (--expose-gc).
     // 10 000 declarations kept 666-708 bytes each while every frozen copy of the options as
-    // written had a hidden class of its own and every loop a backoff object; 400-430 since (565
+    // written had a hidden class of its own and every loop a backoff object; about 430 since (565
     // with the hidden class per copy back). Measured on Node.js 20.
     const index = new URL("../../src/index.js", import.meta.url).href;
     const script = `
