@@ -247,60 +247,54 @@ export function resolveLoopOptions(
   const interval = checkDuration(input.interval ?? LOOP_DEFAULTS.interval, where, "interval", {
     min: 0,
   });
-  // Every field written in the literal (no spread): the object keeps them all in place, one
-  // shape for every loop. Kept for the process's life, once per declared loop. The options are
-  // checked in the order written, the schedule last.
-  const resolved: Mutable<ResolvedLoopOptions> = {
-    name: checkName(input.name, where) ?? defaultName,
+  // Checked in the order listed, the schedule last; then every field is written in one literal
+  // (no spread), so the object keeps them all in place, one shape for every loop: it is kept for
+  // the process's life, once per declared loop.
+  const name = checkName(input.name, where) ?? defaultName;
+  const idleInterval = checkDuration(input.idleInterval ?? interval, where, "idleInterval", {
+    min: 0,
+  });
+  const stallTimeout = checkDuration(
+    input.stallTimeout ?? LOOP_DEFAULTS.stallTimeout,
+    where,
+    "stallTimeout",
+    { min: 1, infinity: true },
+  );
+  const maxIterations = checkInteger(
+    input.maxIterations ?? LOOP_DEFAULTS.maxIterations,
+    where,
+    "maxIterations",
+    { min: 1, infinity: true },
+  );
+  const retryFor = checkDuration(input.retryFor ?? LOOP_DEFAULTS.retryFor, where, "retryFor", {
+    min: 0,
+    infinity: true,
+  });
+  const concurrency = checkInteger(
+    input.concurrency ?? LOOP_DEFAULTS.concurrency,
+    where,
+    "concurrency",
+    { min: 1, max: MAX_CONCURRENCY },
+  );
+  const singleton = checkBoolean(input.singleton ?? false, where, "singleton");
+  const shards = checkShards(input, where);
+  const { schedule, timeZone } = checkSchedule(input, where);
+  return Object.freeze({
+    name,
     interval,
-    idleInterval: checkDuration(input.idleInterval ?? interval, where, "idleInterval", {
-      min: 0,
-    }),
-    stallTimeout: checkDuration(
-      input.stallTimeout ?? LOOP_DEFAULTS.stallTimeout,
-      where,
-      "stallTimeout",
-      {
-        min: 1,
-        infinity: true,
-      },
-    ),
+    idleInterval,
+    stallTimeout,
     onError,
     backoff: sameBackoff(initial, max, factor),
-    maxIterations: checkInteger(
-      input.maxIterations ?? LOOP_DEFAULTS.maxIterations,
-      where,
-      "maxIterations",
-      {
-        min: 1,
-        infinity: true,
-      },
-    ),
-    retryFor: checkDuration(input.retryFor ?? LOOP_DEFAULTS.retryFor, where, "retryFor", {
-      min: 0,
-      infinity: true,
-    }),
-    concurrency: checkInteger(
-      input.concurrency ?? LOOP_DEFAULTS.concurrency,
-      where,
-      "concurrency",
-      {
-        min: 1,
-        max: MAX_CONCURRENCY,
-      },
-    ),
-    singleton: checkBoolean(input.singleton ?? false, where, "singleton"),
-    shards: checkShards(input, where),
-    schedule: undefined,
-    timeZone: undefined,
-  };
-  const { schedule, timeZone } = checkSchedule(input, where);
-  resolved.schedule = schedule;
-  resolved.timeZone = timeZone;
-  return Object.freeze(resolved);
+    maxIterations,
+    retryFor,
+    concurrency,
+    singleton,
+    shards,
+    schedule,
+    timeZone,
+  });
 }
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const DEFAULT_BACKOFF: BackoffOptions = Object.freeze({ ...LOOP_DEFAULTS.backoff });
 

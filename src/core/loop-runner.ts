@@ -616,13 +616,13 @@ export class LoopRunner implements Runnable {
     this.observer?.iterationStarted?.();
   }
 
-  /** Ends the iteration's bookkeeping (stall clock, busy time); returns how long it ran, in seconds, for the observer (0 without one). */
+  /** Ends the iteration's bookkeeping (stall clock, busy time); returns its seconds for the observer. */
   private closeIteration(idle: boolean): number {
     const startedAt = this.iterationStartedAt;
     const endedAt = now();
     this.endIteration();
     if (!idle) this.busy?.add(startedAt, endedAt);
-    // Only an observer reads it: unobserved, no number is made per iteration.
+    // Without an observer nothing reads it, and no number is made per iteration.
     return this.observer === undefined ? 0 : (endedAt - startedAt) / 1_000;
   }
 
