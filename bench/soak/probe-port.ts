@@ -8,6 +8,7 @@ import { compiled, Worker } from "../../test/e2e/helpers.js";
 import { probe } from "../../test/helpers/probe.js";
 import { rawRequest } from "../../test/helpers/raw.js";
 import {
+  busyWorkerLoops,
   iterations,
   pause,
   pool,
@@ -332,15 +333,16 @@ export async function idleConnections(count: number): Promise<PhaseResult> {
 export async function probesUnderLoad(count: number, loops = 100): Promise<PhaseResult> {
   const failed: string[] = [];
   const app = startApp(loops);
+  const names = busyWorkerLoops(loops);
   try {
     const port = await app.port();
     await pause(500);
-    const a = total(await iterations(port));
+    const a = total(await iterations(port, names));
     const unloadedStart = performance.now();
     await pause(2_000);
     const unloadedRate =
-      (total(await iterations(port)) - a) / ((performance.now() - unloadedStart) / 1_000);
-    const b = total(await iterations(port));
+      (total(await iterations(port, names)) - a) / ((performance.now() - unloadedStart) / 1_000);
+    const b = total(await iterations(port, names));
     const began = performance.now();
     const result = await autocannon({
       url: `http://127.0.0.1:${port}/health/ready`,
@@ -350,7 +352,7 @@ export async function probesUnderLoad(count: number, loops = 100): Promise<Phase
       timeout: 10,
     });
     const seconds = (performance.now() - began) / 1_000;
-    const loadedRate = (total(await iterations(port)) - b) / seconds;
+    const loadedRate = (total(await iterations(port, names)) - b) / seconds;
     const answered = result.requests.total;
     const wrong = result.mismatches + result.non2xx + result.errors + result.timeouts;
     if (answered < count) failed.push(`${answered} of ${count} probes answered`);

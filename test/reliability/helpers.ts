@@ -11,11 +11,48 @@ export async function rss(pid: number | undefined): Promise<number> {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) * 1024;
 }
 
-/** Iterations per loop, read from ?verbose. */
-export async function iterations(port: number): Promise<Record<string, number>> {
-  const res = await probe(port, "/health/live?verbose");
-  const loops = (res.json as { loops: Record<string, { iterations: number }> }).loops;
-  return Object.fromEntries(Object.entries(loops).map(([name, stats]) => [name, stats.iterations]));
+/** The busy-worker fixture's loop names, for {@link iterations} when it runs more than ?verbose lists. */
+export const busyWorkerLoops = (count: number): string[] =>
+  Array.from({ length: count }, (_, i) => `BusyWorker.work${i}`);
+
+interface Verbose {
+  loops: Record<string, { iterations: number }>;
+  loopCounts: { total: number };
+  loopsTruncated?: true;
+}
+
+/**
+ * Iterations per loop, read from ?verbose. ?verbose lists at most 20 loops per
+ * state, so when it leaves some out, each of `names` it left out is read by
+ * `?loop=`. Throws unless every loop the app counts is accounted for: a sum
+ * over the listed loops alone would look like a slower app.
+ */
+export async function iterations(
+  port: number,
+  names: readonly string[] = [],
+): Promise<Record<string, number>> {
+  const verbose = (await probe(port, "/health/live?verbose")).json as Verbose;
+  const counts: Record<string, number> = {};
+  for (const [name, stats] of Object.entries(verbose.loops)) counts[name] = stats.iterations;
+  if (verbose.loopsTruncated) {
+    const missing = names.filter((name) => !(name in counts));
+    const answers = await Promise.all(
+      missing.map((name) => probe(port, `/health/live?loop=${encodeURIComponent(name)}`)),
+    );
+    answers.forEach((answer, i) => {
+      const name = missing[i] as string;
+      const entry = (answer.json as Verbose | undefined)?.loops[name];
+      if (entry === undefined) throw new Error(`?loop=${name} answered ${answer.status}`);
+      counts[name] = entry.iterations;
+    });
+  }
+  const seen = Object.keys(counts).length;
+  if (seen !== verbose.loopCounts.total) {
+    throw new Error(
+      `iterations(): read ${seen} of the app's ${verbose.loopCounts.total} loops; pass every loop's name`,
+    );
+  }
+  return counts;
 }
 
 /**

@@ -2,7 +2,7 @@ import autocannon from "autocannon";
 import { expect } from "chai";
 import { compiled, Worker } from "../e2e/helpers.js";
 import { figures } from "./figures.js";
-import { iterations, pause, terminate } from "./helpers.js";
+import { busyWorkerLoops, iterations, pause, terminate } from "./helpers.js";
 
 const total = (counts: Record<string, number>): number =>
   Object.values(counts).reduce((a, b) => a + b, 0);
@@ -15,16 +15,17 @@ describe("reliability: 60 000 probes while 100 loops work", function () {
       LOOPS: "100",
       INTERVAL: "10",
     });
+    const names = busyWorkerLoops(100);
     try {
       const port = await worker.port();
       await pause(500);
-      const a = total(await iterations(port));
+      const a = total(await iterations(port, names));
       const unloadedStart = performance.now();
       await pause(2_000);
       const unloadedRate =
-        (total(await iterations(port)) - a) / ((performance.now() - unloadedStart) / 1_000);
+        (total(await iterations(port, names)) - a) / ((performance.now() - unloadedStart) / 1_000);
 
-      const b = total(await iterations(port));
+      const b = total(await iterations(port, names));
       const loadStart = performance.now();
       const result = await autocannon({
         url: `http://127.0.0.1:${port}/health/ready`,
@@ -34,7 +35,7 @@ describe("reliability: 60 000 probes while 100 loops work", function () {
         timeout: 10,
       });
       const loadSeconds = (performance.now() - loadStart) / 1_000;
-      const loadedRate = (total(await iterations(port)) - b) / loadSeconds;
+      const loadedRate = (total(await iterations(port, names)) - b) / loadSeconds;
 
       const answered = result.requests.total;
       const wrong = result.mismatches + result.non2xx + result.errors + result.timeouts;
