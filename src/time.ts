@@ -135,6 +135,20 @@ export class Waiter {
     });
   }
 
+  /**
+   * Calls `then(owner, true)` after one turn of the event loop
+   * (`setImmediate`), or `then(owner, false)` when the wait is ended or
+   * interrupted: {@link yield} with no promise. Returns false, arming
+   * nothing, once interrupted.
+   */
+  yieldThen<Owner>(then: (owner: Owner, completed: boolean) => void, owner: Owner): boolean {
+    if (this.interrupted) return false;
+    this.then = then;
+    this.owner = owner;
+    this.immediate = globalThis.setImmediate(wakeWaiter, this);
+    return true;
+  }
+
   /** Ends the current wait (false) without affecting later ones. */
   endWait(): void {
     if (this.timer !== undefined) {

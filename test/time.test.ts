@@ -73,6 +73,41 @@ describe("time", () => {
     expect(calls).to.have.length(3);
   });
 
+  it("a Waiter's yieldThen calls back with its owner after one turn of the event loop, or with false when ended, and arms nothing once interrupted", async () => {
+    const waiter = new Waiter();
+    const owner = { name: "loop" };
+    const calls: [object, boolean][] = [];
+    const then = (who: object, completed: boolean): void => void calls.push([who, completed]);
+    const order: string[] = [];
+    expect(
+      waiter.yieldThen((who: object, completed: boolean) => {
+        order.push("waiter");
+        then(who, completed);
+      }, owner),
+    ).to.equal(true);
+    // An immediate queued after the wait runs after it: one turn, in order, not a timer.
+    setImmediate(() => order.push("later immediate"));
+    await Promise.resolve();
+    expect(calls).to.deep.equal([]);
+    await clock().tickAsync(0);
+    expect(order).to.deep.equal(["waiter", "later immediate"]);
+    expect(calls).to.deep.equal([[owner, true]]);
+    waiter.yieldThen(then, owner);
+    waiter.endWait();
+    expect(calls).to.deep.equal([
+      [owner, true],
+      [owner, false],
+    ]);
+    expect(clock().countTimers()).to.equal(0);
+    waiter.yieldThen(then, owner);
+    waiter.interrupt();
+    expect(calls).to.have.length(3);
+    expect(clock().countTimers()).to.equal(0);
+    expect(waiter.yieldThen(then, owner)).to.equal(false);
+    expect(clock().countTimers()).to.equal(0);
+    expect(calls).to.have.length(3);
+  });
+
   it("a Waiter re-arms one timer for every wait of the same length, re-armed in its own callback or later", async () => {
     const timers = countTimersMade();
     try {

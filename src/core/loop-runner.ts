@@ -547,7 +547,7 @@ export class LoopRunner implements Runnable {
     this.finish(undefined);
   }
 
-  /** The wake after an interval's sleep: true when it ran its time, false when ended early. */
+  /** The wake after an interval's sleep or a turn of the event loop: true when it came, false when ended early. */
   private static resume(this: void, runner: LoopRunner, completed: boolean): void {
     if (completed) runner.next();
     else void runner.loop(false);
@@ -559,9 +559,10 @@ export class LoopRunner implements Runnable {
    * here, outside loop(): an async function makes its promise and a frame
    * of every local at each call, and 100 000 loops on a 1 s interval made
    * 100 000 of them a second, most of what they allocated. A body that
-   * returned no promise and succeeded, in a loop that goes on after a wait,
-   * goes to that wait from here; anything else (a promise, a failure, the
-   * last iteration, a stop, no wait) goes on in loop() from the body's return.
+   * returned no promise and succeeded, in a loop that goes on, goes to its
+   * wait (with none, one turn of the event loop) from here; anything else
+   * (a promise, a failure, the last iteration, a stop) goes on in loop()
+   * from the body's return.
    */
   private next(): void {
     if (
@@ -590,18 +591,24 @@ export class LoopRunner implements Runnable {
       const wait = idle ? idleInterval : interval;
       if (
         thenable ||
-        wait <= 0 ||
         this.stopRequested ||
         this.completeRequested ||
-        this.iterations >= maxIterations
+        this.iterations >= maxIterations ||
+        (wait <= 0 && this.sleptThisIteration)
       ) {
         void this.loop(false, { result, thenable, failure: undefined });
         return;
       }
-      // What loop() does after a success that sleeps; sleepThen() arms nothing only once stopped.
+      // What loop() does after a success: a sleep, or with no wait one turn of the event loop
+      // (a callback, not loop()'s awaited promise: a hot loop's every iteration made one).
+      // Either arms nothing only once stopped.
       const seconds = this.closeIteration(idle);
       this.observer?.iterationEnded(seconds, idle ? "idle" : "success", undefined);
-      if (!this.waiter.sleepThen(wait, LoopRunner.resume, this)) void this.loop(false);
+      const waiting =
+        wait > 0
+          ? this.waiter.sleepThen(wait, LoopRunner.resume, this)
+          : this.waiter.yieldThen(LoopRunner.resume, this);
+      if (!waiting) void this.loop(false);
     } catch (error) {
       // As in loop(): a throw outside the body (an observer's, the logger's) ends the loop with it.
       this.finish({ error });

@@ -184,6 +184,29 @@ describe("LoopRunner", () => {
     expect(iterations).to.be.greaterThan(0);
   });
 
+  it("turns the event loop between iterations of a synchronous body with no wait on a callback, making no promise per iteration, and a stop during the turn ends it at once", async () => {
+    let promises = 0;
+    const hook = createHook({ init: (_id, type) => void (type === "PROMISE" && (promises += 1)) });
+    try {
+      const loop = runner({}, () => undefined);
+      const running = loop.run();
+      hook.enable();
+      clock().tick(20); // synchronous: each iteration runs inside the turn's immediate
+      hook.disable();
+      const iterations = loop.stats().iterations;
+      expect(iterations).to.be.greaterThan(10);
+      expect(promises).to.equal(0);
+      expect(clock().countTimers()).to.equal(1); // the next turn's immediate
+      loop.stop();
+      await running;
+      expect(loop.state).to.equal("stopped");
+      expect(loop.stats().iterations).to.equal(iterations);
+      expect(clock().countTimers()).to.equal(0);
+    } finally {
+      hook.disable();
+    }
+  });
+
   it("ends the interval wait at once when stopped", async () => {
     const loop = runner({ interval: 60_000 }, () => undefined);
     const running = loop.run();
