@@ -11,6 +11,8 @@ export default tseslint.config(
       "eslint.config.js",
       ".dependency-cruiser.cjs",
       "scripts/**",
+      // Plain JavaScript copied into an earlier commit's worktree and run against that bench's build.
+      "bench/compare/**",
       // Plain JavaScript, three lines: it imports the built dist/cli.js (src/cli.ts is linted).
       "bin/**",
       "src/probes/thread-source.generated.ts",
