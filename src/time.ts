@@ -30,13 +30,16 @@ export function startTimer(fire: () => void, ms: number): () => void {
   if (ms === Infinity) return noop;
   let remaining = ms > 0 ? ms : 0;
   let handle: ReturnType<typeof setTimeout>;
+  // Cleared by the clock that made it: one installed or removed since would not clear it.
+  let clear: typeof clearTimeout;
   const arm = (): void => {
     const step = Math.min(remaining, MAX_TIMER_DELAY);
     remaining -= step;
     handle = globalThis.setTimeout(() => (remaining > 0 ? arm() : fire()), step);
+    clear = globalThis.clearTimeout;
   };
   arm();
-  return () => globalThis.clearTimeout(handle);
+  return () => clear(handle);
 }
 
 /**
@@ -92,7 +95,15 @@ export class Waiter {
   private timerMs = 0;
   /** The global `setTimeout` that made `timer` (a fake clock's, or Node's). */
   private timerMadeBy: typeof setTimeout | undefined;
+  /**
+   * The `clearTimeout` and `clearImmediate` of the clock that made `timer` and
+   * `immediate`: a clock installed or removed since must not be asked to clear
+   * them (fake timers refuse a native timer and leave it armed; Node's
+   * `clearImmediate` given a fake one miscounts its queue and skips a real one).
+   */
+  private timerCleared: typeof clearTimeout | undefined;
   private immediate: ReturnType<typeof setImmediate> | undefined;
+  private immediateCleared: typeof clearImmediate | undefined;
   /** Cancels a wait longer than one timer can hold (see startTimer). */
   private cancelLong: (() => void) | undefined;
   /** What the end of the current wait calls, and with what: a {@link sleepThen}'s callback, or a promise's resolve. */
@@ -131,7 +142,7 @@ export class Waiter {
     if (this.interrupted) return Promise.resolve(false);
     return new Promise((resolve) => {
       this.resolveOnEnd(resolve);
-      this.immediate = globalThis.setImmediate(wakeWaiter, this);
+      this.armTurn();
     });
   }
 
@@ -145,17 +156,18 @@ export class Waiter {
     if (this.interrupted) return false;
     this.then = then;
     this.owner = owner;
-    this.immediate = globalThis.setImmediate(wakeWaiter, this);
+    this.armTurn();
     return true;
   }
 
   /** Ends the current wait (false) without affecting later ones. */
   endWait(): void {
     if (this.timer !== undefined) {
-      globalThis.clearTimeout(this.timer);
+      (this.timerCleared ?? globalThis.clearTimeout)(this.timer);
       this.timer = undefined;
     }
-    if (this.immediate !== undefined) globalThis.clearImmediate(this.immediate);
+    if (this.immediate !== undefined)
+      (this.immediateCleared ?? globalThis.clearImmediate)(this.immediate);
     this.cancelLong?.();
     this.settle(false);
   }
@@ -209,6 +221,13 @@ export class Waiter {
     this.timer = make(wakeWaiter, ms, this);
     this.timerMs = ms;
     this.timerMadeBy = make;
+    this.timerCleared = globalThis.clearTimeout;
+  }
+
+  /** Arms the wait's turn of the event loop. */
+  private armTurn(): void {
+    this.immediate = globalThis.setImmediate(wakeWaiter, this);
+    this.immediateCleared = globalThis.clearImmediate;
   }
 
   // Its own method: a closure in arm() would make every wake allocate a context for it.

@@ -278,3 +278,54 @@ describe("Waiter's kept timer and fake clocks", () => {
     }
   });
 });
+
+describe("Waiter and a fake clock installed or removed during a wait", () => {
+  const realTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+  it("ends a fake clock's turn after the clock is removed, and the real event loop's immediates still run", async () => {
+    const waiter = new Waiter();
+    const calls: boolean[] = [];
+    const clock = sinon.useFakeTimers();
+    try {
+      waiter.yieldThen((_: unknown, completed: boolean) => void calls.push(completed), null);
+    } finally {
+      clock.restore();
+    }
+    waiter.endWait();
+    expect(calls).to.deep.equal([false]);
+    // Node's clearImmediate given the fake one would miscount its queue and skip this real turn.
+    let ran = false;
+    const turn = realTurn().then(() => (ran = true));
+    await Promise.race([turn, new Promise((resolve) => setTimeout(resolve, 500))]);
+    expect(ran, "a real setImmediate queued after the end ran").to.equal(true);
+  });
+
+  it("ends a real turn or timer when a fake clock was installed since, so neither wakes a later wait", async () => {
+    for (const begin of ["turn", "timer"] as const) {
+      const waiter = new Waiter();
+      const first: boolean[] = [];
+      const later: boolean[] = [];
+      if (begin === "turn") waiter.yieldThen((_: unknown, c: boolean) => void first.push(c), null);
+      else waiter.sleepThen(20, (_: unknown, c: boolean) => void first.push(c), null);
+      const clock = sinon.useFakeTimers();
+      const warn = sinon.stub(console, "warn"); // fake timers warn when asked to clear a native timer
+      try {
+        waiter.endWait();
+      } finally {
+        warn.restore();
+        clock.restore();
+      }
+      expect(first, begin).to.deep.equal([false]);
+      waiter.sleepThen(60_000, (_: unknown, c: boolean) => void later.push(c), null);
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      await realTurn();
+      expect(
+        later,
+        `the ${begin} ended under the fake clock did not wake the next wait`,
+      ).to.deep.equal([]);
+      expect(warn.called, `the ${begin} was cleared by the clock that made it`).to.equal(false);
+      waiter.endWait();
+      expect(later).to.deep.equal([false]);
+    }
+  });
+});
