@@ -541,10 +541,16 @@ export class LoopRunner implements Runnable {
       }
       this.setState("stopped");
     } catch (error) {
-      this.finish({ error });
+      this.fail(error);
       return;
     }
     this.finish(undefined);
+  }
+
+  /** The loop ends with `error`, in state "failed" (a throw outside the body, an observer's or the logger's, had not said so). */
+  private fail(error: unknown): void {
+    if (this.current !== "failed") this.setState("failed");
+    this.finish({ error });
   }
 
   /** The wake after an interval's sleep or a turn of the event loop: true when it came, false when ended early. */
@@ -593,8 +599,7 @@ export class LoopRunner implements Runnable {
         thenable ||
         this.stopRequested ||
         this.completeRequested ||
-        this.iterations >= maxIterations ||
-        (wait <= 0 && this.sleptThisIteration)
+        this.iterations >= maxIterations
       ) {
         void this.loop(false, { result, thenable, failure: undefined });
         return;
@@ -611,7 +616,7 @@ export class LoopRunner implements Runnable {
       if (!waiting) void this.loop(false);
     } catch (error) {
       // As in loop(): a throw outside the body (an observer's, the logger's) ends the loop with it.
-      this.finish({ error });
+      this.fail(error);
     }
   }
 

@@ -142,22 +142,35 @@ describe("LoopRunner", () => {
   });
 
   it("ends as loop() would when what follows a synchronous body stops the loop or throws", async () => {
-    const observed = (iterationEnded: () => void): LoopRunner =>
+    const observed = (
+      iterationEnded: () => void,
+      body: () => unknown = () => undefined,
+    ): LoopRunner =>
       new LoopRunner(
         resolveLoopOptions({ interval: 1_000 }, "Test.loop", "@Loop() on Test.loop"),
-        () => undefined,
+        body,
         { logger: log, observer: { iterationEnded } },
       );
     const stopped: LoopRunner = observed(() => stopped.stop());
     await stopped.run();
     expect(stopped.stats()).to.include({ iterations: 1, state: "stopped" });
     const broken = new Error("observer broke");
-    const throwing = observed(() => {
-      throw broken;
-    });
-    let rejected: unknown;
-    await throwing.run().catch((error: unknown) => (rejected = error));
-    expect(rejected).to.equal(broken);
+    // A synchronous body ends in next(), one that returns a promise in loop(): both fail the loop.
+    for (const body of [() => undefined, () => Promise.resolve()]) {
+      const throwing = observed(() => {
+        throw broken;
+      }, body);
+      const health = new LoopHealth();
+      throwing.attach(health);
+      let rejected: unknown;
+      await throwing.run().catch((error: unknown) => (rejected = error));
+      expect(rejected).to.equal(broken);
+      expect(throwing.state, "the loop says it failed, not running").to.equal("failed");
+      expect(health.count("running")).to.equal(0);
+      expect(health.count("failed")).to.equal(1);
+      throwing.stop();
+      expect(throwing.state, "a stop after the end changes nothing").to.equal("failed");
+    }
     expect(clock().countTimers()).to.equal(0);
   });
 
