@@ -31,7 +31,9 @@ export async function iterations(
   port: number,
   names: readonly string[] = [],
 ): Promise<Record<string, number>> {
-  const verbose = (await probe(port, "/health/live?verbose")).json as Verbose;
+  const answer = await probe(port, "/health/live?verbose");
+  const verbose = answer.json as Verbose & { stale?: true };
+  if (verbose.stale === true) throw new Error(`?verbose answered stale counts: ${answer.body}`);
   const counts: Record<string, number> = {};
   for (const [name, stats] of Object.entries(verbose.loops)) counts[name] = stats.iterations;
   if (verbose.loopsTruncated) {
@@ -41,8 +43,10 @@ export async function iterations(
     );
     answers.forEach((answer, i) => {
       const name = missing[i] as string;
+      // A stale answer (thread mode, main thread slow to answer) has no counts.
       const entry = (answer.json as Verbose | undefined)?.loops[name];
-      if (entry === undefined) throw new Error(`?loop=${name} answered ${answer.status}`);
+      if (typeof entry?.iterations !== "number")
+        throw new Error(`?loop=${name} answered ${answer.status} ${answer.body}`);
       counts[name] = entry.iterations;
     });
   }
