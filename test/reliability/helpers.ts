@@ -19,6 +19,8 @@ interface Verbose {
   loops: Record<string, { iterations: number }>;
   loopCounts: { total: number };
   loopsTruncated?: true;
+  /** Thread mode, when the main thread did not answer in time: the counts are old or missing. */
+  stale?: true;
 }
 
 /**
@@ -32,7 +34,7 @@ export async function iterations(
   names: readonly string[] = [],
 ): Promise<Record<string, number>> {
   const answer = await probe(port, "/health/live?verbose");
-  const verbose = answer.json as Verbose & { stale?: true };
+  const verbose = answer.json as Verbose;
   if (verbose.stale === true) throw new Error(`?verbose answered stale counts: ${answer.body}`);
   const counts: Record<string, number> = {};
   for (const [name, stats] of Object.entries(verbose.loops)) counts[name] = stats.iterations;
@@ -43,8 +45,8 @@ export async function iterations(
     );
     answers.forEach((answer, i) => {
       const name = missing[i] as string;
-      // A stale answer (thread mode, main thread slow to answer) has no counts.
-      const entry = (answer.json as Verbose | undefined)?.loops[name];
+      // A stale answer has no counts, and a 404 (no such loop) no `loops`.
+      const entry = (answer.json as Partial<Verbose> | undefined)?.loops?.[name];
       if (typeof entry?.iterations !== "number")
         throw new Error(`?loop=${name} answered ${answer.status} ${answer.body}`);
       counts[name] = entry.iterations;
